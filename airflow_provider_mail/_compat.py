@@ -1,0 +1,95 @@
+"""The only module that knows Airflow 2 from Airflow 3.
+
+Every import whose location moved between Airflow 2.11 and 3.x is resolved here once; the rest of
+the package imports these names from this module and never branches on the Airflow version itself.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow import __version__ as _airflow_version
+from packaging.version import Version
+
+AIRFLOW_VERSION = Version(Version(_airflow_version).base_version)
+AIRFLOW_V_3_0_PLUS = Version("3.0.0") <= AIRFLOW_VERSION
+AIRFLOW_V_3_1_PLUS = Version("3.1.0") <= AIRFLOW_VERSION
+AIRFLOW_V_3_2_PLUS = Version("3.2.0") <= AIRFLOW_VERSION
+
+if AIRFLOW_V_3_1_PLUS:
+    from airflow.sdk import BaseHook
+else:  # Airflow 2.11 and 3.0
+    from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
+
+if AIRFLOW_V_3_0_PLUS:
+    from airflow.sdk import dag, task
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException
+else:
+    from airflow.decorators import dag, task  # type: ignore[no-redef]
+    from airflow.exceptions import AirflowException, AirflowFailException  # type: ignore[no-redef]
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+
+def mask_secret(secret: str) -> None:
+    """Register a value with Airflow's secrets masker so it is redacted from task logs.
+
+    :param secret: the value to hide; empty values are ignored.
+    """
+    if not secret:
+        return
+    try:
+        from airflow.sdk.log import mask_secret as _mask
+    except ImportError:
+        try:
+            from airflow.sdk.execution_time.secrets_masker import mask_secret as _mask  # type: ignore[no-redef]
+        except ImportError:
+            from airflow.utils.log.secrets_masker import mask_secret as _mask  # type: ignore[no-redef]
+    _mask(secret)
+
+
+async def get_async_connection(conn_id: str) -> Connection:
+    """Fetch a connection without blocking the event loop (triggers run in the triggerer's loop).
+
+    :param conn_id: the Airflow connection id.
+    """
+    if hasattr(BaseHook, "aget_connection"):
+        return await BaseHook.aget_connection(conn_id)
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(BaseHook.get_connection)(conn_id)
+
+
+def get_dagbag_class() -> type:
+    """Return Airflow's ``DagBag`` class (it moved to ``airflow.dag_processing`` in Airflow 3)."""
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef,attr-defined]
+    return DagBag
+
+
+def provider_info_schema_path() -> str:
+    """Return the path of the installed Airflow's ``provider_info.schema.json`` (used by tests)."""
+    import os
+
+    import airflow
+
+    return os.path.join(os.path.dirname(airflow.__file__), "provider_info.schema.json")
+
+
+__all__: list[Any] = [
+    "AIRFLOW_V_3_0_PLUS",
+    "AIRFLOW_V_3_1_PLUS",
+    "AIRFLOW_V_3_2_PLUS",
+    "AirflowException",
+    "AirflowFailException",
+    "BaseHook",
+    "dag",
+    "get_async_connection",
+    "get_dagbag_class",
+    "mask_secret",
+    "provider_info_schema_path",
+    "task",
+]

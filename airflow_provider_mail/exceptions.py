@@ -1,0 +1,215 @@
+"""Typed errors of the mail provider, one tree for both services.
+
+Every error is a :class:`MailProviderError` (an ``AirflowException``). Errors that cannot succeed
+when the task is simply run again also derive from ``AirflowFailException``, so Airflow fails the
+task **without** using its retries (marked *fatal* below)::
+
+    MailProviderError                       base of everything raised by this provider
+    ├── MailConfigurationError          *   the connection or arguments are wrong (names the fix)
+    │   └── Sender25RedirectError       *   the API answered 3xx: wrong scheme/host in the connection
+    ├── AmbiguousSendError              *   a send may or may not have been accepted: never retried
+    ├── Sender25ApiError                    the API answered with an error envelope (code + message)
+    │   ├── Sender25AuthError           *   AccessDenied, InvalidServerAPIKey, ServerSuspended
+    │   ├── Sender25ValidationError     *   a send was refused (NoRecipients, NoContent, …);
+    │   │                                   raised client-side before any request with the same code
+    │   ├── Sender25MessageNotFound     *   MessageNotFound: unknown id (or past retention)
+    │   └── Sender25ParameterError      *   status "parameter-error" (no code): a malformed request
+    ├── Sender25PayloadTooLarge         *   HTTP 413 from the front proxy (attachments too big)
+    ├── Sender25TransportError              connection failure, timeout, 429/5xx after the retries
+    └── Sender25UnexpectedResponse          not an API envelope: HTML page, empty/truncated body,
+                                            {"status": 500}, "invalid-json", "internal-server-error"
+
+No exception text, ``repr`` or attribute ever holds an API key: the ``token`` echoed by
+``InvalidServerAPIKey`` is redacted before the exception is built.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_mail._compat import AirflowException, AirflowFailException
+
+REDACTED = "***"
+
+
+class MailProviderError(AirflowException):
+    """Base class of every error raised by this provider."""
+
+
+class FatalMailProviderError(MailProviderError, AirflowFailException):
+    """Mixin base: an error that a plain task retry cannot fix, so Airflow must not retry."""
+
+
+class MailConfigurationError(FatalMailProviderError):
+    """The connection or the task arguments are wrong; the message says what to change."""
+
+
+class Sender25RedirectError(MailConfigurationError):
+    """The API answered with a redirect, which is never followed (a POST would turn into a GET).
+
+    :param http_status: the 3xx status code.
+    :param location: the ``Location`` header the server sent, if any.
+    """
+
+    def __init__(self, message: str, *, http_status: int, location: str | None) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.location = location
+
+
+class AmbiguousSendError(FatalMailProviderError):
+    """A send request reached the service but its outcome is unknown; it is never retried.
+
+    :param message: what happened and what to check before sending again.
+    :param service: ``"sender25"`` or ``"xmailer"``.
+    :param recipients: the recipients of the send that may have gone out.
+    :param http_status: the HTTP status, when a response arrived.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        service: str,
+        recipients: list[str] | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.service = service
+        self.recipients = list(recipients or [])
+        self.http_status = http_status
+
+
+class Sender25ApiError(MailProviderError):
+    """The Sender25 API answered with ``status: error`` (or an unknown error code).
+
+    :param code: the service's error code, e.g. ``"NoRecipients"`` (``None`` for parameter errors).
+    :param message: the service's text (Postal omits it for some codes).
+    :param data: the error's ``data`` object, secrets redacted.
+    :param http_status: the HTTP status of the response (200 for API errors).
+    """
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        data: dict[str, Any] | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        self.code = code
+        self.message = message or ""
+        self.data = redact_error_data(data or {})
+        self.http_status = http_status
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        text = self.message or "(the service sent no message)"
+        return f"Sender25 {self.code}: {text}" if self.code else f"Sender25 error: {text}"
+
+
+class Sender25AuthError(Sender25ApiError, FatalMailProviderError):
+    """The API key was missing, is not a valid server API key, or the mail server is suspended."""
+
+
+class Sender25ValidationError(Sender25ApiError, FatalMailProviderError):
+    """A send was refused for its content; same ``code`` whether found by the client or the server."""
+
+
+class Sender25MessageNotFound(Sender25ApiError, FatalMailProviderError):
+    """No message with that id on this mail server (ids are per server; old ones expire)."""
+
+
+class Sender25ParameterError(Sender25ApiError, FatalMailProviderError):
+    """The API answered ``status: parameter-error``: the request's parameters were malformed."""
+
+    def _describe(self) -> str:
+        return f"Sender25 parameter error: {self.message}"
+
+
+class Sender25PayloadTooLarge(FatalMailProviderError):
+    """HTTP 413: the request body (base64 attachments inside JSON) exceeds the front proxy's limit."""
+
+    def __init__(self, message: str, *, http_status: int = 413) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+
+
+class Sender25TransportError(MailProviderError):
+    """The request did not complete (connection, timeout, 429/5xx) even after the configured retries.
+
+    Raised for reads, and for sends that provably never reached the application. Airflow may retry.
+
+    :param http_status: the last HTTP status seen, if any.
+    """
+
+    def __init__(self, message: str, *, http_status: int | None = None) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+
+
+class Sender25UnexpectedResponse(MailProviderError):
+    """The body was not a Sender25 API envelope (HTML error page, empty, truncated or foreign JSON).
+
+    :param http_status: the HTTP status of the response.
+    :param body_excerpt: the first characters of the body, for the log.
+    """
+
+    def __init__(self, message: str, *, http_status: int | None, body_excerpt: str = "") -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.body_excerpt = body_excerpt
+
+
+SENDER25_AUTH_CODES = frozenset({"AccessDenied", "InvalidServerAPIKey", "ServerSuspended"})
+SENDER25_VALIDATION_CODES = frozenset(
+    {
+        "NoRecipients",
+        "TooManyToAddresses",
+        "TooManyCCAddresses",
+        "TooManyBCCAddresses",
+        "NoContent",
+        "FromAddressMissing",
+        "UnauthenticatedFromAddress",
+        "AttachmentMissingName",
+        "AttachmentMissingData",
+        "ValidationError",
+        # Client-side only: the server would accept these and misbehave later.
+        "InvalidAddress",
+        "HeaderInjection",
+        "InvalidArgument",
+    }
+)
+
+
+def sender25_error_from_envelope(data: Any, *, status: str, http_status: int | None) -> Sender25ApiError:
+    """Build the named exception for an error envelope (``status`` ``error`` or ``parameter-error``).
+
+    :param data: the envelope's ``data`` (any JSON; a dict is expected).
+    :param status: the envelope's ``status`` word.
+    :param http_status: the HTTP status code of the response.
+    """
+    payload = data if isinstance(data, dict) else {"data": data}
+    message = payload.get("message") if isinstance(payload.get("message"), str) else None
+    if status == "parameter-error":
+        return Sender25ParameterError(message, data=payload, http_status=http_status)
+    code = payload.get("code") if isinstance(payload.get("code"), str) else None
+    error_class: type[Sender25ApiError] = Sender25ApiError
+    if code in SENDER25_AUTH_CODES:
+        error_class = Sender25AuthError
+    elif code in SENDER25_VALIDATION_CODES:
+        error_class = Sender25ValidationError
+    elif code == "MessageNotFound":
+        error_class = Sender25MessageNotFound
+    return error_class(message, code=code, data=payload, http_status=http_status)
+
+
+def redact_error_data(data: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of an error's ``data`` without secrets (Postal echoes the API key as ``token``).
+
+    :param data: the error's ``data`` object.
+    """
+    redacted = dict(data)
+    if redacted.get("code") == "InvalidServerAPIKey" and "token" in redacted:
+        redacted["token"] = REDACTED
+    return redacted

@@ -1,0 +1,467 @@
+"""A threaded loopback HTTP/1.1 server that hosts one emulated service.
+
+It owns everything that is not the service itself, so every emulator (Sender25 today, the
+xmailer report endpoint next) gets the same behaviour for free:
+
+* HTTP/1.1 with keep-alive; every response carries ``Content-Length``; any method is passed on;
+* a request log (:class:`RequestRecord`), thread-safe, JSON-able;
+* fault injection (:mod:`._faults`) applied in front of or behind the application;
+* an admin interface under ``/_emulator/`` that is never logged, charged or faulted, so tests
+  and demos can drive an emulator that runs in another process.
+
+The service plugs in through the small :class:`Application` protocol.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import struct
+import threading
+from dataclasses import asdict, dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socketserver import TCPServer
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from ._clock import EmulatorClock
+from ._faults import DEFAULT_SLOW_DELAY, Fault, FaultPlan, FaultQueue, degraded_response, front_response
+from ._http import AppOutcome, HttpRequest, HttpResponse
+
+log = logging.getLogger(__name__)
+
+ADMIN_PREFIX = "/_emulator/"
+_IDLE_KEEPALIVE_SECONDS = 60
+_MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+class Application(Protocol):
+    """What an emulated service provides to :class:`EmulatorServer`."""
+
+    def handle(self, request: HttpRequest) -> AppOutcome:
+        """Process one API request (never an admin request)."""
+        ...
+
+    def handle_admin(self, request: HttpRequest, route: str) -> HttpResponse | None:
+        """Serve a service-specific admin route (``route`` is the path after the prefix).
+
+        Return ``None`` for a route the service does not know.
+        """
+        ...
+
+    def reset(self) -> None:
+        """Forget all state (stored data, settings changed at runtime stay)."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """A few facts for ``GET /_emulator/health`` (service name, flavour…)."""
+        ...
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One API request as the emulator saw and answered it (never holds credentials).
+
+    :param method: request method.
+    :param path: request path without the query string.
+    :param params: the parsed parameter hash the application acted on, or ``None``.
+    :param api_key_valid: ``True``/``False`` once a presented key was checked, else ``None``.
+    :param content_type: the request's ``Content-Type``.
+    :param fault: the injected fault's name, or ``None``.
+    :param reached_app: whether the application processed the request.
+    :param http_status: the status sent, ``None`` when the connection was reset instead.
+    :param api_status: the envelope ``status`` word the client received, ``None`` if the body it
+        received was no intact envelope (faults that replace or cut the body clear it).
+    :param error_code: ``data.code`` of the error envelope the client received, or ``None``.
+    :param stored_message_ids: ids of messages the request stored (even if the client never
+        learned about them).
+    :param timestamp: emulator-clock time the request arrived.
+    """
+
+    method: str
+    path: str
+    params: Any
+    api_key_valid: bool | None
+    content_type: str | None
+    fault: str | None
+    reached_app: bool
+    http_status: int | None
+    api_status: str | None
+    error_code: str | None
+    stored_message_ids: list[int]
+    timestamp: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the record as a JSON-compatible dict."""
+        return asdict(self)
+
+
+class EmulatorServer:
+    """Serve an :class:`Application` on a loopback port, with request log and faults.
+
+    :param app: the emulated service.
+    :param clock: the emulator clock (request timestamps; ``/_emulator/advance``).
+    :param host: interface to bind; keep it on loopback.
+    :param port: TCP port, ``0`` to let the OS pick a free one.
+    """
+
+    def __init__(self, app: Application, clock: EmulatorClock, *, host: str = "127.0.0.1", port: int = 0):
+        self.app = app
+        self.clock = clock
+        self.host = host
+        self.port = port
+        self.faults = FaultQueue()
+        self._log: list[RequestRecord] = []
+        self._log_lock = threading.Lock()
+        self._httpd: _ThreadingServer | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """Whether the server is accepting connections."""
+        return self._httpd is not None
+
+    @property
+    def base_url(self) -> str:
+        """``http://HOST:PORT`` of the running server."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> None:
+        """Bind and serve in a daemon thread; a no-op if already running.
+
+        After the first start :attr:`port` holds the bound port, so a restart reuses it.
+        """
+        if self._httpd is not None:
+            return
+        self._stopping.clear()
+        httpd = _ThreadingServer((self.host, self.port), self)
+        self.port = httpd.server_address[1]
+        self._httpd = httpd
+        # A short poll interval keeps stop() fast: shutdown() waits for the loop to notice.
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=f"emulator:{self.port}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving, drop open keep-alive connections and release the port."""
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        self._stopping.set()
+        httpd.shutdown()
+        httpd.close_open_connections()
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    # -- log, faults, reset ----------------------------------------------------------------
+
+    def inject(self, fault: Fault | str, count: int = 1, **options: Any) -> FaultPlan:
+        """Queue a fault for the next ``count`` API requests (see :class:`Fault`).
+
+        :param fault: a :class:`Fault` or its name.
+        :param count: number of consecutive requests it hits.
+        :param options: fault options (``retry_after``, ``delay``, ``location``, ``details``).
+        """
+        return self.faults.push(fault, count, **options)
+
+    def requests(self) -> list[RequestRecord]:
+        """A snapshot of the request log, oldest first."""
+        with self._log_lock:
+            return list(self._log)
+
+    def reset(self) -> None:
+        """Clear the request log, queued faults, clock offset and the application's state."""
+        with self._log_lock:
+            self._log.clear()
+        self.faults.clear()
+        self.clock.reset()
+        self.app.reset()
+
+    def _record(self, record: RequestRecord) -> None:
+        with self._log_lock:
+            self._log.append(record)
+
+    # -- request handling (called on the connection's thread) ------------------------------
+
+    def serve(self, handler: _RequestHandler) -> None:
+        """Answer one request read by ``handler``; the entry point of every method."""
+        path, query = _split_target(handler.path)
+        head_only = handler.command == "HEAD"
+        if path.startswith(ADMIN_PREFIX):
+            request = self._read_request(handler, path, query)
+            if request is not None:
+                _write(handler, self._admin(request, path[len(ADMIN_PREFIX) :]), head_only)
+            return
+
+        arrived = self.clock.now()
+        plan = self.faults.take()
+        base = {
+            "method": handler.command,
+            "path": path,
+            "content_type": handler.headers.get("Content-Type"),
+            "fault": plan.fault.name if plan else None,
+            "timestamp": arrived,
+        }
+        if plan is not None and plan.fault is Fault.RESET_BEFORE_BODY:
+            self._record(_record(base, reached_app=False, http_status=None))
+            _reset_connection(handler)
+            return
+        request = self._read_request(handler, path, query)
+        if request is None:
+            return
+        if plan is not None and not plan.fault.reaches_app:
+            response = front_response(plan, request)
+            self._record(_record(base, reached_app=False, http_status=response.status))
+            _write(handler, response, head_only)
+            return
+
+        outcome = self._run_app(request)
+        if plan is not None and plan.fault is Fault.RESET_AFTER_BODY:
+            self._record(_record(base, outcome=outcome, reached_app=True, http_status=None, envelope=False))
+            _reset_connection(handler)
+            return
+        response = outcome.response
+        intact = plan is None or plan.fault is Fault.SLOW
+        if not intact and plan is not None:
+            response = degraded_response(plan, response)
+        self._record(_record(base, outcome=outcome, reached_app=True, http_status=response.status, envelope=intact))
+        if plan is not None and plan.fault is Fault.SLOW:
+            # The app has finished (its effects are visible); only the answer is late.
+            self._stopping.wait(float(plan.options.get("delay", DEFAULT_SLOW_DELAY)))
+        _write(handler, response, head_only)
+
+    def _run_app(self, request: HttpRequest) -> AppOutcome:
+        try:
+            return self.app.handle(request)
+        except Exception:
+            # A bug in the emulator itself: say so loudly instead of imitating the service.
+            log.exception("emulated service crashed on %s %s", request.method, request.path)
+            body = b"emulator bug: the emulated service raised; see the emulator's log"
+            return AppOutcome(HttpResponse(500, (("Content-Type", "text/plain; charset=utf-8"),), body))
+
+    def _read_request(self, handler: _RequestHandler, path: str, query: str) -> HttpRequest | None:
+        try:
+            body = _read_body(handler)
+        except ValueError as exc:
+            handler.close_connection = True
+            _write(handler, HttpResponse(400, (("Content-Type", "text/plain"),), str(exc).encode(), True), False)
+            return None
+        client = handler.client_address[0] if handler.client_address else "127.0.0.1"
+        return HttpRequest(handler.command, path, query, tuple(handler.headers.items()), body, str(client))
+
+    # -- admin interface -------------------------------------------------------------------
+
+    def _admin(self, request: HttpRequest, route: str) -> HttpResponse:
+        try:
+            generic = self._generic_admin(request, route)
+            if generic is not None:
+                return generic
+            specific = self.app.handle_admin(request, route)
+        except (ValueError, KeyError, TypeError) as exc:
+            return HttpResponse.json(400, {"error": str(exc)})
+        if specific is None:
+            return HttpResponse.json(404, {"error": f"unknown admin endpoint {request.method} /_emulator/{route}"})
+        return specific
+
+    def _generic_admin(self, request: HttpRequest, route: str) -> HttpResponse | None:
+        endpoint = (request.method, route.strip("/"))
+        if endpoint == ("GET", "health"):
+            facts = {"status": "ok", "base_url": self.base_url, "now": self.clock.now()}
+            facts["clock_offset"] = self.clock.offset
+            return HttpResponse.json(200, {**facts, **self.app.describe()})
+        if endpoint == ("GET", "requests"):
+            return HttpResponse.json(200, [record.as_dict() for record in self.requests()])
+        if endpoint == ("GET", "faults"):
+            pending = [{"fault": fault.name, "count": count} for fault, count in self.faults.pending()]
+            return HttpResponse.json(200, pending)
+        if endpoint == ("POST", "faults"):
+            spec = admin_json(request)
+            fault = spec.pop("fault")
+            count = int(spec.pop("count", 1))
+            plan = self.inject(fault, count, **spec)
+            return HttpResponse.json(200, {"fault": plan.fault.name, "count": count, "options": dict(plan.options)})
+        if endpoint == ("POST", "advance"):
+            seconds = float(admin_json(request).get("seconds", 0))
+            return HttpResponse.json(200, {"now": self.clock.advance(seconds), "clock_offset": self.clock.offset})
+        if endpoint == ("POST", "reset"):
+            self.reset()
+            return HttpResponse.json(200, {"status": "ok"})
+        return None
+
+
+def admin_json(request: HttpRequest) -> dict[str, Any]:
+    """Parse an admin request's JSON object body (empty body = ``{}``).
+
+    :param request: the admin request.
+    :raises ValueError: if the body is not a JSON object.
+    """
+    if not request.body.strip():
+        return {}
+    value = json.loads(request.body)
+    if not isinstance(value, dict):
+        raise ValueError("the admin request body must be a JSON object")
+    return value
+
+
+def _record(
+    base: dict[str, Any],
+    *,
+    reached_app: bool,
+    http_status: int | None,
+    outcome: AppOutcome | None = None,
+    envelope: bool = True,
+) -> RequestRecord:
+    delivered = outcome is not None and envelope
+    return RequestRecord(
+        params=outcome.params if outcome else None,
+        api_key_valid=outcome.api_key_valid if outcome else None,
+        reached_app=reached_app,
+        http_status=http_status,
+        api_status=outcome.api_status if delivered and outcome else None,
+        error_code=outcome.error_code if delivered and outcome else None,
+        stored_message_ids=list(outcome.stored_message_ids) if outcome else [],
+        **base,
+    )
+
+
+def _split_target(target: str) -> tuple[str, str]:
+    if not target.startswith("/"):  # absolute-form target, as sent to a proxy
+        parts = urlsplit(target)
+        return parts.path or "/", parts.query
+    path, _, query = target.partition("?")
+    return path, query
+
+
+def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
+    if "chunked" in (handler.headers.get("Transfer-Encoding") or "").lower():
+        return _read_chunked(handler)
+    raw_length = handler.headers.get("Content-Length")
+    if raw_length is None:
+        return b""
+    try:
+        length = int(raw_length)
+    except ValueError:
+        raise ValueError(f"invalid Content-Length {raw_length!r}") from None
+    if length < 0 or length > _MAX_BODY_BYTES:
+        raise ValueError(f"unsupported Content-Length {length}")
+    return handler.rfile.read(length)
+
+
+def _read_chunked(handler: BaseHTTPRequestHandler) -> bytes:
+    chunks = []
+    total = 0
+    while True:
+        size_line = handler.rfile.readline(1024).split(b";", 1)[0].strip()
+        try:
+            size = int(size_line, 16)
+        except ValueError:
+            raise ValueError("malformed chunked body") from None
+        if size == 0:
+            while handler.rfile.readline(1024).strip():  # trailer fields, then the blank line
+                pass
+            return b"".join(chunks)
+        total += size
+        if total > _MAX_BODY_BYTES:
+            raise ValueError("request body too large")
+        chunks.append(handler.rfile.read(size))
+        handler.rfile.readline(8)
+
+
+def _write(handler: BaseHTTPRequestHandler, response: HttpResponse, head_only: bool) -> None:
+    try:
+        handler.send_response(response.status)
+        for name, value in response.headers:
+            handler.send_header(name, value)
+        handler.send_header("Content-Length", str(len(response.body)))
+        if response.close_connection:
+            handler.send_header("Connection", "close")
+        handler.end_headers()
+        if response.body and not head_only:
+            handler.wfile.write(response.body)
+        handler.wfile.flush()
+    except OSError:  # the client went away (e.g. it timed out on a SLOW fault)
+        handler.close_connection = True
+
+
+def _reset_connection(handler: BaseHTTPRequestHandler) -> None:
+    handler.close_connection = True
+    sock = handler.connection
+    try:
+        # Linger 0 turns close() into an abortive close: the peer gets RST, not an orderly FIN.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        # Close the descriptor ourselves: socketserver would shutdown(SHUT_WR) first (a FIN).
+        os.close(sock.detach())
+    except OSError:
+        pass
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    """Hands every request, whatever its method, to :meth:`EmulatorServer.serve`."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "emulator"
+    sys_version = ""
+    timeout = _IDLE_KEEPALIVE_SECONDS
+    server: _ThreadingServer
+
+    def __getattr__(self, name: str) -> Any:
+        # http.server looks up do_<METHOD>; an emulated service must see every method (Moonrope
+        # accepts any, Rails answers unknown ones with its 404 page), so all map to one place.
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
+
+    def _dispatch(self) -> None:
+        self.server.owner.serve(self)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        """Stay quiet: the request log is the record."""
+
+
+class _ThreadingServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer that knows its open connections, so stop() can drop idle keep-alives."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], owner: EmulatorServer):
+        self.owner = owner
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, _RequestHandler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind resolves the host's FQDN, which can stall on a reverse DNS query.
+        TCPServer.server_bind(self)
+        self.server_name = str(self.server_address[0])
+        self.server_port = int(self.server_address[1])
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_open_connections(self) -> None:
+        with self._open_lock:
+            sockets = list(self._open)
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass

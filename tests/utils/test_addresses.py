@@ -1,0 +1,83 @@
+"""Address parsing matrices: forms, display names, IDN, de-duplication, header injection."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_mail.exceptions import Sender25ValidationError
+from airflow_provider_mail.utils.addresses import (
+    dedupe_recipients,
+    parse_address,
+    parse_address_list,
+    split_address_list,
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param("a@example.org", ["a@example.org"], id="single"),
+        pytest.param(["a@example.org", "b@example.org"], ["a@example.org", "b@example.org"], id="list"),
+        pytest.param("a@example.org, b@example.org", ["a@example.org", "b@example.org"], id="comma"),
+        pytest.param("a@example.org;b@example.org ;", ["a@example.org", "b@example.org"], id="semicolon"),
+        pytest.param('"Silva, João" <j@x.com.br>, b@example.org', ['"Silva, João" <j@x.com.br>', "b@example.org"],
+                     id="quoted-comma"),
+        pytest.param(["a@example.org; b@example.org", "c@example.org"],
+                     ["a@example.org", "b@example.org", "c@example.org"], id="list-of-strings"),
+        pytest.param(None, [], id="none"),
+        pytest.param("", [], id="empty"),
+    ],
+)
+def test_split_address_list(value, expected):
+    assert split_address_list(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "addr_spec", "header"),
+    [
+        ("ana@example.org", "ana@example.org", "ana@example.org"),
+        ("Ana <ana@example.org>", "ana@example.org", "Ana <ana@example.org>"),
+        ('"Silva, João" <j@x.com.br>', "j@x.com.br", "=?utf-8?q?Silva=2C_Jo=C3=A3o?= <j@x.com.br>"),
+        ("José <jose@bücher.de>", "jose@xn--bcher-kva.de", "=?utf-8?q?Jos=C3=A9?= <jose@xn--bcher-kva.de>"),
+        ("Ana <ana@EXAMPLE.org.>", "ana@example.org", "Ana <ana@example.org>"),
+        ("first.last+tag@sub.example.com.br", "first.last+tag@sub.example.com.br", "first.last+tag@sub.example.com.br"),
+    ],
+)
+def test_parse_address_normalises_names_and_domains(value, addr_spec, header):
+    address = parse_address(value, argument="to")
+    assert address.addr_spec == addr_spec
+    assert address.header_value == header
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["plain", "a@b", "@example.org", "a@", "a@@example.org", "a b@example.org", "ação@example.org",
+     "a@-bad-.example.org", "Ana <ana@example.org", "a..b@example.org"],
+)
+def test_parse_address_rejects_malformed_addresses_naming_argument_and_value(value):
+    with pytest.raises(Sender25ValidationError) as info:
+        parse_address(value, argument="cc")
+    assert info.value.code == "InvalidAddress"
+    assert "`cc`" in str(info.value) and repr(value) in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["a@example.org\r\nBcc: x@y.org", "Ana\n <a@example.org>", "a@example.org\x00"])
+def test_parse_address_rejects_line_breaks(value):
+    with pytest.raises(Sender25ValidationError) as info:
+        parse_address(value, argument="to")
+    assert info.value.code == "HeaderInjection"
+
+
+def test_non_string_recipient_is_refused():
+    with pytest.raises(Sender25ValidationError, match="int"):
+        parse_address_list([42], argument="to")
+
+
+def test_dedupe_keeps_the_first_place_case_insensitively():
+    to = parse_address_list("A@example.org, b@example.org", argument="to")
+    cc = parse_address_list(["a@EXAMPLE.org", "c@example.org"], argument="cc")
+    bcc = parse_address_list("B@example.org", argument="bcc")
+    kept_to, kept_cc, kept_bcc = dedupe_recipients(to, cc, bcc)
+    assert [a.addr_spec for a in kept_to] == ["A@example.org", "b@example.org"]
+    assert [a.addr_spec for a in kept_cc] == ["c@example.org"]
+    assert kept_bcc == []
