@@ -22,14 +22,17 @@ else:  # Airflow 2.11 and 3.0
     from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
 
 if AIRFLOW_V_3_0_PLUS:
-    from airflow.sdk import dag, task
+    from airflow.sdk import BaseNotifier, BaseOperator, ObjectStoragePath, dag, task
     from airflow.sdk.exceptions import AirflowException, AirflowFailException
 else:
-    from airflow.decorators import dag, task  # type: ignore[no-redef]
+    from airflow.decorators import dag, task  # type: ignore[no-redef,attr-defined]
     from airflow.exceptions import AirflowException, AirflowFailException  # type: ignore[no-redef]
+    from airflow.io.path import ObjectStoragePath  # type: ignore[no-redef]
+    from airflow.models.baseoperator import BaseOperator  # type: ignore[no-redef,assignment]
+    from airflow.notifications.basenotifier import BaseNotifier  # type: ignore[no-redef,assignment]
 
 if TYPE_CHECKING:
-    from airflow.sdk import Connection
+    from airflow.sdk import Connection, Context  # noqa: F401 - re-exported for type hints
 
 
 def mask_secret(secret: str) -> None:
@@ -70,6 +73,13 @@ def get_dagbag_class() -> type:
     return DagBag
 
 
+def airflow_email_from_address() -> str | None:
+    """Return ``[email] from_email`` from Airflow's configuration, or ``None`` when unset."""
+    from airflow.configuration import conf
+
+    return conf.get("email", "from_email", fallback=None) or None
+
+
 def provider_info_schema_path() -> str:
     """Return the path of the installed Airflow's ``provider_info.schema.json`` (used by tests)."""
     import os
@@ -86,6 +96,10 @@ __all__: list[Any] = [
     "AirflowException",
     "AirflowFailException",
     "BaseHook",
+    "BaseNotifier",
+    "BaseOperator",
+    "ObjectStoragePath",
+    "airflow_email_from_address",
     "dag",
     "get_async_connection",
     "get_dagbag_class",

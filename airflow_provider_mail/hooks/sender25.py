@@ -8,40 +8,35 @@ provably never reached the application; anything else raises :class:`AmbiguousSe
 
 from __future__ import annotations
 
+import asyncio
 import json
-import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import requests
-from urllib3.exceptions import NewConnectionError
 
 from airflow_provider_mail import __version__
-from airflow_provider_mail._compat import BaseHook, mask_secret
+from airflow_provider_mail._compat import BaseHook, get_async_connection, mask_secret
 from airflow_provider_mail.exceptions import (
-    AmbiguousSendError,
-    MailProviderError,
-    Sender25ApiError,
     Sender25AuthError,
     Sender25MessageNotFound,
-    Sender25TransportError,
     Sender25UnexpectedResponse,
 )
 from airflow_provider_mail.utils.connection import Sender25ConnectionSettings, resolve_sender25_settings
-from airflow_provider_mail.utils.retry import RetryPolicy, parse_retry_after
 from airflow_provider_mail.utils.sender25_payload import (
     AttachmentLike,
     build_message_query,
     build_send_message_payload,
     build_send_raw_payload,
 )
-from airflow_provider_mail.utils.sender25_response import (
-    interpret_response,
-    is_ambiguous_send_failure,
-    is_retryable_failure,
+from airflow_provider_mail.utils.sender25_transport import (
+    FailedAttempt,
+    attempt_with_httpx,
+    attempt_with_requests,
+    next_wait,
 )
 
 if TYPE_CHECKING:
@@ -49,22 +44,11 @@ if TYPE_CHECKING:
 
     from airflow_provider_mail._compat import Connection
 
-log = logging.getLogger(__name__)
 
 SEND_MESSAGE_PATH = "/api/v1/send/message"
 SEND_RAW_PATH = "/api/v1/send/raw"
 MESSAGE_PATH = "/api/v1/messages/message"
 DELIVERIES_PATH = "/api/v1/messages/deliveries"
-
-
-@dataclass
-class _Attempt:
-    """What one failed attempt left behind, for the retry decision."""
-
-    error: MailProviderError
-    retryable: bool
-    retry_after: float | None = None
-    reached_app: bool = field(default=True)
 
 
 class Sender25Hook(BaseHook):
@@ -126,14 +110,7 @@ class Sender25Hook(BaseHook):
     def session(self) -> requests.Session:
         """One pooled keep-alive session for every call of this hook."""
         session = requests.Session()
-        session.headers.update(
-            {
-                "X-Server-API-Key": self.settings.api_key,
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-                "User-Agent": f"airflow-provider-mail/{__version__}",
-            }
-        )
+        session.headers.update(self._request_headers())
         session.verify = self.settings.verify
         return session
 
@@ -249,14 +226,7 @@ class Sender25Hook(BaseHook):
 
         :param message_id: the per-server message id.
         """
-        body = build_message_query(message_id, None)
-        del body["_expansions"]
-        data = self._call(DELIVERIES_PATH, body)
-        if not isinstance(data, list):
-            raise Sender25UnexpectedResponse(
-                f"messages/deliveries returned {type(data).__name__} data, expected a list", http_status=200
-            )
-        return data
+        return self._expect_list(self._call(DELIVERIES_PATH, _deliveries_query(message_id)))
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the URL and the API key without sending mail; never raises.
@@ -273,87 +243,114 @@ class Sender25Hook(BaseHook):
             return False, f"{type(err).__name__}: {err}"
         return True, f"Connected to {self.settings.base_url}; the API key was accepted."
 
+    # -- async API (triggers, async notifiers): same validation and payloads ---------------------
+    async def asend_message(self, **kwargs: Any) -> dict[str, Any]:
+        """Async :meth:`send_message`; takes the same keyword arguments.
+
+        :param kwargs: the arguments of :meth:`send_message`.
+        """
+        payload = build_send_message_payload(**kwargs)
+        recipients = payload["to"] + payload["cc"] + payload["bcc"]
+        return self._expect_object(await self._acall(SEND_MESSAGE_PATH, payload, send_to=recipients))
+
+    async def aget_message(
+        self, message_id: int | str, expansions: Iterable[str] | bool = ("status", "details")
+    ) -> dict[str, Any]:
+        """Async :meth:`get_message`.
+
+        :param message_id: the per-server message id.
+        :param expansions: expansion names (an explicit list is always sent).
+        """
+        return self._expect_object(
+            await self._acall(MESSAGE_PATH, build_message_query(message_id, expansions))
+        )
+
+    async def aget_deliveries(self, message_id: int | str) -> list[dict[str, Any]]:
+        """Async :meth:`get_deliveries`.
+
+        :param message_id: the per-server message id.
+        """
+        return self._expect_list(await self._acall(DELIVERIES_PATH, _deliveries_query(message_id)))
+
+    async def aget_settings(self) -> Sender25ConnectionSettings:
+        """Fetch the connection without blocking the event loop, then validate it (cached)."""
+        if "settings" not in self.__dict__:
+            conn = await get_async_connection(self.sender25_conn_id)
+            self.__dict__["conn"] = conn
+            return self.settings
+        return self.settings
+
+    async def aclose(self) -> None:
+        """Close the async client, if one was opened."""
+        client = self.__dict__.pop("_async_client", None)
+        if client is not None:
+            await client.aclose()
+
+    async def __aenter__(self) -> Sender25Hook:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
     # -- transport --------------------------------------------------------------------------------
     def _call(self, path: str, body: dict[str, Any], *, send_to: list[str] | None = None) -> Any:
-        """POST ``body`` to ``path`` with the retry rules; ``send_to`` marks a send (never re-sent once it
-        may have reached the API)."""
-        policy: RetryPolicy = self.settings.retry_policy
-        is_send = send_to is not None
+        """POST ``body`` to ``path`` with the retry rules; ``send_to`` marks a send."""
         encoded = json.dumps(body).encode("utf-8")
         retry_number = 0
         while True:
-            attempt = self._attempt(path, encoded)
-            if not isinstance(attempt, _Attempt):
-                return attempt
-            if is_send and attempt.reached_app and is_ambiguous_send_failure(attempt.error):
-                raise AmbiguousSendError(
-                    _ambiguous_send_text(path, attempt.error, send_to or []),
-                    service="sender25",
-                    recipients=send_to,
-                    http_status=getattr(attempt.error, "http_status", None),
-                ) from attempt.error
-            if not attempt.retryable or retry_number >= policy.max_retries:
-                raise attempt.error
-            wait = policy.delay(retry_number, attempt.retry_after)
-            retry_number += 1
-            log.warning(
-                "Sender25 %s failed (%s); retry %d of %d in %.2f s",
-                path,
-                attempt.error,
-                retry_number,
-                policy.max_retries,
-                wait,
+            result = attempt_with_requests(self.session, self.settings, path, encoded)
+            if not isinstance(result, FailedAttempt):
+                return result
+            wait = next_wait(
+                result, path=path, send_to=send_to, retry_number=retry_number, settings=self.settings
             )
+            retry_number += 1
             self._sleep(wait)
 
-    def _attempt(self, path: str, encoded: bytes) -> Any:
-        """Make one request; return the envelope's data, or an :class:`_Attempt` describing the failure."""
+    async def _acall(self, path: str, body: dict[str, Any], *, send_to: list[str] | None = None) -> Any:
+        """Async :meth:`_call` over httpx, with the same retry decision."""
+        settings = await self.aget_settings()
+        encoded = json.dumps(body).encode("utf-8")
+        retry_number = 0
+        while True:
+            result = await attempt_with_httpx(self._async_client, settings, path, encoded)
+            if not isinstance(result, FailedAttempt):
+                return result
+            wait = next_wait(result, path=path, send_to=send_to, retry_number=retry_number, settings=settings)
+            retry_number += 1
+            await asyncio.sleep(wait)
+
+    @cached_property
+    def _async_client(self) -> httpx.AsyncClient:
         settings = self.settings
-        started = time.monotonic()
-        try:
-            response = self.session.post(
-                settings.base_url + path,
-                data=encoded,
-                timeout=(settings.connect_timeout, settings.timeout),
-                allow_redirects=False,
-            )
-        except requests.exceptions.ConnectTimeout as err:
-            return _Attempt(
-                Sender25TransportError(f"connect timeout to {settings.base_url}: {err}"),
-                True,
-                reached_app=False,
-            )
-        except requests.exceptions.ConnectionError as err:
-            refused = _is_connect_failure(err)
-            text = "could not connect to" if refused else "connection broken while talking to"
-            return _Attempt(
-                Sender25TransportError(f"{text} {settings.base_url}{path}: {err}"),
-                True,
-                reached_app=not refused,
-            )
-        except requests.exceptions.Timeout as err:
-            return _Attempt(
-                Sender25TransportError(f"read timeout after {settings.timeout} s on {path}: {err}"), True
-            )
-        log.debug(
-            "Sender25 POST %s -> HTTP %s in %.3f s", path, response.status_code, time.monotonic() - started
+        return httpx.AsyncClient(
+            headers=self._request_headers(),
+            verify=settings.verify,
+            follow_redirects=False,
+            timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
         )
-        try:
-            return interpret_response(response.status_code, response.content, response.headers, path=path)
-        except MailProviderError as err:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            return _Attempt(
-                err,
-                is_retryable_failure(err),
-                retry_after=retry_after,
-                reached_app=not _never_reached_app(err),
-            )
+
+    def _request_headers(self) -> dict[str, str]:
+        return {
+            "X-Server-API-Key": self.settings.api_key,
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": f"airflow-provider-mail/{__version__}",
+        }
 
     @staticmethod
     def _expect_object(data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise Sender25UnexpectedResponse(
                 f"the API returned {type(data).__name__} data where an object was expected", http_status=200
+            )
+        return data
+
+    @staticmethod
+    def _expect_list(data: Any) -> list[dict[str, Any]]:
+        if not isinstance(data, list):
+            raise Sender25UnexpectedResponse(
+                f"messages/deliveries returned {type(data).__name__} data, expected a list", http_status=200
             )
         return data
 
@@ -373,26 +370,8 @@ class Sender25Hook(BaseHook):
         return SENDER25_UI_FIELD_BEHAVIOUR
 
 
-def _is_connect_failure(err: requests.exceptions.ConnectionError) -> bool:
-    """True when the TCP connection was never established (refused, DNS failure): nothing was sent."""
-    reason: Any = err.args[0] if err.args else None
-    reason = getattr(reason, "reason", reason)
-    return isinstance(reason, NewConnectionError)
+def _deliveries_query(message_id: int | str) -> dict[str, Any]:
+    return {"id": build_message_query(message_id, None)["id"]}
 
 
-def _never_reached_app(error: MailProviderError) -> bool:
-    """429 and 503 come from the front (rate limit, maintenance) before the application sees the body."""
-    return getattr(error, "http_status", None) in (429, 503)
-
-
-def _ambiguous_send_text(path: str, error: MailProviderError, recipients: list[str]) -> str:
-    shown = ", ".join(recipients[:5]) + (f" and {len(recipients) - 5} more" if len(recipients) > 5 else "")
-    return (
-        f"Sender25 may have accepted this send ({path}) but the outcome is unknown: {error}. "
-        f"It was NOT retried, so nothing is sent twice. Recipients: {shown}. Before running the task again, "
-        "check the server's message list in the Sender25 panel (filter by recipient or by the trace "
-        "header/tag) and send again only if no message was queued."
-    )
-
-
-__all__ = ["Sender25ApiError", "Sender25Hook"]
+__all__ = ["Sender25Hook"]
