@@ -30,7 +30,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check airflow_provider_mail
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 demo: $(STAMP)

@@ -51,9 +51,10 @@ def main() -> int:
         started = time.monotonic()
         code, output = run_airflow(env, "dags", "test", DAG_ID, log_name=f"{DAG_ID}.log")
         elapsed = time.monotonic() - started
-        print(f"\n`airflow dags test {DAG_ID}` exited {code} after {elapsed:.1f} s (full log: .demo/{DAG_ID}.log)")
+        print(f"\n`airflow dags test {DAG_ID}` exited {code} after {elapsed:.1f} s")
+        print(f"(full log: .demo/{DAG_ID}.log)")
         for line in output.splitlines():
-            if "message " in line and ": " in line or "attempt " in line:
+            if ("message " in line and ": " in line) or "attempt " in line:
                 print("  task log |", line.split("|")[-1].strip() if "|" in line else line.strip())
         print("\nWhat the emulator received:")
         for message in emulator.messages():

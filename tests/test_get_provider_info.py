@@ -32,8 +32,15 @@ def test_every_class_path_imports(path):
     assert getattr(importlib.import_module(module), name)
 
 
-@pytest.mark.parametrize("module", [m for group in ("hooks", "operators", "sensors", "triggers")
-                                    for item in INFO.get(group, []) for m in item["python-modules"]])
+@pytest.mark.parametrize(
+    "module",
+    [
+        m
+        for group in ("hooks", "operators", "sensors", "triggers")
+        for item in INFO.get(group, [])
+        for m in item["python-modules"]
+    ],
+)
 def test_every_listed_module_imports(module):
     importlib.import_module(module)
 
@@ -57,8 +64,12 @@ def test_ui_field_behaviour_matches_the_hook_method():
     assert behaviour["placeholders"] == from_hook["placeholders"]
 
 
-WIDGET_CLASS_FOR_SCHEMA = {"integer": "IntegerField", "boolean": "BooleanField", "string": "StringField",
-                           "number": "StringField"}
+WIDGET_CLASS_FOR_SCHEMA = {
+    "integer": "IntegerField",
+    "boolean": "BooleanField",
+    "string": "StringField",
+    "number": "StringField",
+}
 
 
 def test_form_widgets_match_conn_fields():
@@ -69,7 +80,11 @@ def test_form_widgets_match_conn_fields():
     for name, field in widgets.items():
         spec = conn_fields[name]
         schema_type = next(t for t in spec["schema"]["type"] if t != "null")
-        expected = "PasswordField" if spec["schema"].get("format") == "password" else WIDGET_CLASS_FOR_SCHEMA[schema_type]
+        expected = (
+            "PasswordField"
+            if spec["schema"].get("format") == "password"
+            else WIDGET_CLASS_FOR_SCHEMA[schema_type]
+        )
         assert field.field_class.__name__ == expected, name
         assert str(field.args[0]) == spec["label"], name
         assert field.kwargs["description"] == spec["description"], name

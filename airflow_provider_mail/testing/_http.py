@@ -77,7 +77,9 @@ class HttpResponse:
         return None
 
     @classmethod
-    def json(cls, status: int, payload: Any, *, extra_headers: tuple[tuple[str, str], ...] = ()) -> HttpResponse:
+    def json(
+        cls, status: int, payload: Any, *, extra_headers: tuple[tuple[str, str], ...] = ()
+    ) -> HttpResponse:
         """Build a plain JSON response (used by the admin interface, not by emulated services).
 
         :param status: the HTTP status code.

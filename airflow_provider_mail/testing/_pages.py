@@ -80,7 +80,9 @@ def rails_error_page(status: int, accept: str | None) -> HttpResponse:
     """
     if wants_json(accept):
         payload = {"status": status, "error": HTTPStatus(status).phrase}
-        return HttpResponse(status, (("Content-Type", JSON_UTF8),), json.dumps(payload, separators=(",", ":")).encode())
+        return HttpResponse(
+            status, (("Content-Type", JSON_UTF8),), json.dumps(payload, separators=(",", ":")).encode()
+        )
     return HttpResponse(status, (("Content-Type", HTML_UTF8),), _RAILS_PAGES.get(status, b""))
 
 
@@ -100,13 +102,21 @@ def moonrope_body(status: int, payload: dict[str, object]) -> HttpResponse:
     return HttpResponse(status, MOONROPE_HEADERS, body)
 
 
+# nginx's status lines differ from the RFC phrases for these.
+_NGINX_PHRASES = {
+    413: "Request Entity Too Large",
+    503: "Service Temporarily Unavailable",
+    504: "Gateway Time-out",
+}
+
+
 def nginx_page(status: int, *, extra_headers: tuple[tuple[str, str], ...] = ()) -> HttpResponse:
     """The stock nginx error page for ``status`` (what a fronting proxy answers on its own).
 
     :param status: e.g. 301, 413, 429, 502, 503, 504.
     :param extra_headers: e.g. ``Location`` or ``Retry-After``.
     """
-    line = f"{status} {HTTPStatus(status).phrase}"
+    line = f"{status} {_NGINX_PHRASES.get(status) or HTTPStatus(status).phrase}"
     body = (
         f"<html>\r\n<head><title>{line}</title></head>\r\n<body>\r\n"
         f"<center><h1>{line}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"

@@ -14,9 +14,11 @@ The service plugs in through the small :class:`Application` protocol.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import selectors
 import socket
 import struct
 import threading
@@ -118,6 +120,7 @@ class EmulatorServer:
         self._httpd: _ThreadingServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._wake_writer: socket.socket | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -143,9 +146,12 @@ class EmulatorServer:
         httpd = _ThreadingServer((self.host, self.port), self)
         self.port = httpd.server_address[1]
         self._httpd = httpd
-        # A short poll interval keeps stop() fast: shutdown() waits for the loop to notice.
+        self._wake_reader, self._wake_writer = socket.socketpair()
         self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=f"emulator:{self.port}", daemon=True
+            target=self._accept_loop,
+            args=(httpd, self._wake_reader),
+            name=f"emulator:{self.port}",
+            daemon=True,
         )
         self._thread.start()
 
@@ -155,12 +161,29 @@ class EmulatorServer:
         if httpd is None:
             return
         self._stopping.set()
-        httpd.shutdown()
-        httpd.close_open_connections()
-        httpd.server_close()
+        if self._wake_writer is not None:
+            self._wake_writer.send(b"x")
+            self._wake_writer.close()
+            self._wake_writer = None
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        httpd.close_open_connections()
+        httpd.server_close()
+
+    @staticmethod
+    def _accept_loop(httpd: _ThreadingServer, wake_reader: socket.socket) -> None:
+        # socketserver's serve_forever() polls for shutdown every poll_interval, so stopping costs
+        # up to that long; waiting on the listening socket *and* a wake-up socket stops at once.
+        with selectors.DefaultSelector() as selector:
+            selector.register(httpd.socket, selectors.EVENT_READ)
+            selector.register(wake_reader, selectors.EVENT_READ)
+            while True:
+                ready = selector.select()
+                if any(key.fileobj is wake_reader for key, _ in ready):
+                    wake_reader.close()
+                    return
+                httpd.handle_request()  # accept one connection, serve it on a new thread
 
     # -- log, faults, reset ----------------------------------------------------------------
 
@@ -233,7 +256,9 @@ class EmulatorServer:
         intact = plan is None or plan.fault is Fault.SLOW
         if not intact and plan is not None:
             response = degraded_response(plan, response)
-        self._record(_record(base, outcome=outcome, reached_app=True, http_status=response.status, envelope=intact))
+        self._record(
+            _record(base, outcome=outcome, reached_app=True, http_status=response.status, envelope=intact)
+        )
         if plan is not None and plan.fault is Fault.SLOW:
             # The app has finished (its effects are visible); only the answer is late.
             self._stopping.wait(float(plan.options.get("delay", DEFAULT_SLOW_DELAY)))
@@ -253,7 +278,9 @@ class EmulatorServer:
             body = _read_body(handler)
         except ValueError as exc:
             handler.close_connection = True
-            _write(handler, HttpResponse(400, (("Content-Type", "text/plain"),), str(exc).encode(), True), False)
+            _write(
+                handler, HttpResponse(400, (("Content-Type", "text/plain"),), str(exc).encode(), True), False
+            )
             return None
         client = handler.client_address[0] if handler.client_address else "127.0.0.1"
         return HttpRequest(handler.command, path, query, tuple(handler.headers.items()), body, str(client))
@@ -269,7 +296,9 @@ class EmulatorServer:
         except (ValueError, KeyError, TypeError) as exc:
             return HttpResponse.json(400, {"error": str(exc)})
         if specific is None:
-            return HttpResponse.json(404, {"error": f"unknown admin endpoint {request.method} /_emulator/{route}"})
+            return HttpResponse.json(
+                404, {"error": f"unknown admin endpoint {request.method} /_emulator/{route}"}
+            )
         return specific
 
     def _generic_admin(self, request: HttpRequest, route: str) -> HttpResponse | None:
@@ -288,10 +317,14 @@ class EmulatorServer:
             fault = spec.pop("fault")
             count = int(spec.pop("count", 1))
             plan = self.inject(fault, count, **spec)
-            return HttpResponse.json(200, {"fault": plan.fault.name, "count": count, "options": dict(plan.options)})
+            return HttpResponse.json(
+                200, {"fault": plan.fault.name, "count": count, "options": dict(plan.options)}
+            )
         if endpoint == ("POST", "advance"):
             seconds = float(admin_json(request).get("seconds", 0))
-            return HttpResponse.json(200, {"now": self.clock.advance(seconds), "clock_offset": self.clock.offset})
+            return HttpResponse.json(
+                200, {"now": self.clock.advance(seconds), "clock_offset": self.clock.offset}
+            )
         if endpoint == ("POST", "reset"):
             self.reset()
             return HttpResponse.json(200, {"status": "ok"})
@@ -357,7 +390,7 @@ def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
 
 
 def _read_chunked(handler: BaseHTTPRequestHandler) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     total = 0
     while True:
         size_line = handler.rfile.readline(1024).split(b";", 1)[0].strip()
@@ -423,7 +456,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         self.server.owner.serve(self)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def version_string(self) -> str:
+        """The ``Server`` header: no Python version in it."""
+        return self.server_version
+
+    def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet: the request log is the record."""
 
 
@@ -432,6 +469,7 @@ class _ThreadingServer(ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False
+    timeout = 1.0  # handle_request() gives up if a ready connection vanished before accept()
 
     def __init__(self, address: tuple[str, int], owner: EmulatorServer):
         self.owner = owner
@@ -461,7 +499,5 @@ class _ThreadingServer(ThreadingHTTPServer):
         with self._open_lock:
             sockets = list(self._open)
         for sock in sockets:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass

@@ -10,7 +10,7 @@ recipient tag    planned delivery rows (t0 = creation + ``delivery_delay``)
 ================ =============================================================================
 (none)           Sent at t0
 ``+hardfail``    HardFail at t0 (``550 5.1.1 … User unknown``)
-``+softfail``    ``softfail_attempts`` × SoftFail (``451 4.7.1 Greylisted…``) every
+``+softfail``    ``softfail_attempts`` SoftFail rows (``451 4.7.1 Greylisted…``) every
                  ``retry_interval``, then Sent
 ``+error``       Error at t0, Sent ``retry_interval`` later
 ``+bounce``      Sent at t0, Bounced ``bounce_delay`` later
@@ -130,8 +130,14 @@ def plan_attempts(
         return [PlannedAttempt(first, "Sent"), PlannedAttempt(first + timing.bounce_delay, "Bounced")]
     if script == "held":
         if released_at is not None:
-            return [PlannedAttempt(first, "Held"), PlannedAttempt(released_at + timing.delivery_delay, "Sent")]
-        return [PlannedAttempt(first, "Held"), PlannedAttempt(first + timing.hold_expiry_delay, "HoldCancelled")]
+            return [
+                PlannedAttempt(first, "Held"),
+                PlannedAttempt(released_at + timing.delivery_delay, "Sent"),
+            ]
+        return [
+            PlannedAttempt(first, "Held"),
+            PlannedAttempt(first + timing.hold_expiry_delay, "HoldCancelled"),
+        ]
     return [PlannedAttempt(first, "Sent")]
 
 
@@ -153,7 +159,10 @@ def make_row(row_id: int, attempt: PlannedAttempt, rcpt_to: str, token: str) -> 
         duration = round(random.uniform(0.05, 0.95), 2)
         return DeliveryRow(row_id, status, details, output, True, _log_id(), duration, timestamp)
     if status == "Error":
-        details = "An internal error occurred while sending this message. This message will be retried automatically."
+        details = (
+            "An internal error occurred while sending this message. "
+            "This message will be retried automatically."
+        )
         output = "Errno::ECONNRESET: Connection reset by peer"
         return DeliveryRow(row_id, status, details, output, False, _log_id(), None, timestamp)
     if status == "Held":
@@ -169,7 +178,10 @@ def _smtp_outcome(status: str, address: str, mx: str) -> tuple[str, str]:
     if status == "Sent":
         return f"Message for {address} accepted by {mx} (192.0.2.25)", f"250 2.0.0 Ok: queued as {_log_id()}"
     if status == "SoftFail":
-        return f"Temporary SMTP delivery error when sending to {mx} (192.0.2.25)", "451 4.7.1 Greylisted, try again later"
+        return (
+            f"Temporary SMTP delivery error when sending to {mx} (192.0.2.25)",
+            "451 4.7.1 Greylisted, try again later",
+        )
     return (
         f"Permanent SMTP delivery error when sending to {mx} (192.0.2.25)",
         f"550 5.1.1 <{address}>: Recipient address rejected: User unknown",

@@ -14,10 +14,9 @@ import re
 from dataclasses import dataclass
 from email import policy
 from email.header import Header, decode_header, make_header
-from email.message import EmailMessage, Message
+from email.message import EmailMessage, Message, MIMEPart
 from email.parser import BytesParser
 from email.utils import formataddr, getaddresses
-from typing import cast
 
 _B64_ALPHABET = re.compile(rb"[^A-Za-z0-9+/]")
 _FOLDING = re.compile(r"\r?\n[ \t]+")
@@ -89,17 +88,18 @@ def build_body(plain: str | None, html: str | None, attachments: list[Attachment
     :param html: the HTML body, or ``None``.
     :param attachments: files to attach, in order.
     """
-    message = EmailMessage(policy=policy.SMTP)
+    # MIMEPart (not EmailMessage) so that nested parts do not each get a MIME-Version field.
+    root = MIMEPart(policy=policy.SMTP)
     if plain is not None:
-        message.set_content(plain)
+        root.set_content(plain)
         if html is not None:
-            message.add_alternative(html, subtype="html")
+            root.add_alternative(html, subtype="html")
     elif html is not None:
-        message.set_content(html, subtype="html")
+        root.set_content(html, subtype="html")
     for attachment in attachments:
         maintype, subtype = _split_mime_type(attachment.content_type)
-        message.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename)
-    return message.as_bytes()
+        root.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename)
+    return b"MIME-Version: 1.0" + CRLF + root.as_bytes()
 
 
 def _split_mime_type(content_type: str) -> tuple[str, str]:
@@ -122,11 +122,18 @@ def decoded(value: str) -> str:
 
     :param value: the value as parsed by :func:`parse_headers`.
     """
+    # Raw 8-bit header bytes arrive as surrogate escapes; read them as UTF-8 (SMTPUTF8 style).
+    value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     unfolded = _FOLDING.sub(" ", value).strip()
     try:
         return str(make_header(decode_header(unfolded)))
     except (UnicodeError, LookupError, ValueError, binascii.Error):
         return unfolded
+
+
+def _fields(raw: bytes) -> list[tuple[str, str]]:
+    # raw_items() keeps 8-bit bytes as surrogate escapes instead of wrapping them in Header objects.
+    return [(name, str(value)) for name, value in parse_headers(raw).raw_items()]
 
 
 def header_map(raw: bytes) -> dict[str, list[str]]:
@@ -135,8 +142,8 @@ def header_map(raw: bytes) -> dict[str, list[str]]:
     :param raw: the stored message.
     """
     result: dict[str, list[str]] = {}
-    for name, value in parse_headers(raw).items():
-        result.setdefault(name.lower(), []).append(decoded(str(value)))
+    for name, value in _fields(raw):
+        result.setdefault(name.lower(), []).append(decoded(value))
     return result
 
 
@@ -146,8 +153,8 @@ def first_header(raw: bytes, name: str) -> str | None:
     :param raw: the message bytes.
     :param name: the header name, any case.
     """
-    value = parse_headers(raw).get(name)
-    return None if value is None else decoded(str(value))
+    wanted = name.lower()
+    return next((decoded(value) for key, value in _fields(raw) if key.lower() == wanted), None)
 
 
 def message_id_of(raw: bytes) -> str | None:
@@ -169,7 +176,8 @@ def addresses_in(raw: bytes, name: str) -> list[str]:
     :param raw: the message bytes.
     :param name: e.g. ``From`` or ``Sender``.
     """
-    values = [decoded(str(value)) for value in parse_headers(raw).get_all(name, [])]
+    wanted = name.lower()
+    values = [decoded(value) for key, value in _fields(raw) if key.lower() == wanted]
     return [address for _, address in getaddresses(values) if address]
 
 
@@ -178,12 +186,14 @@ def parse_message(raw: bytes) -> EmailMessage:
 
     :param raw: the message bytes.
     """
-    # With policy.default the parser builds EmailMessage objects.
-    return cast(EmailMessage, BytesParser(policy=policy.default).parsebytes(raw))
+    return BytesParser(policy=policy.default).parsebytes(raw)
 
 
 def body_text(raw: bytes, subtype: str) -> str | None:
     """Return the decoded ``text/<subtype>`` body part, or ``None`` if there is none.
+
+    Line endings come back as ``\n``, and the one line break that ends every encoded text
+    part is dropped, so a body reads back as it was sent.
 
     :param raw: the message bytes.
     :param subtype: ``plain`` or ``html``.
@@ -191,12 +201,15 @@ def body_text(raw: bytes, subtype: str) -> str | None:
     part = parse_message(raw).get_body(preferencelist=(subtype,))
     if part is None:
         return None
-    try:
-        content = part.get_content()
-    except (LookupError, UnicodeError, KeyError):
-        payload = part.get_payload(decode=True)
-        content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else str(payload)
-    return content if isinstance(content, str) else None
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return None
+    try:  # a part without a charset parameter is read as UTF-8 rather than ASCII
+        content = payload.decode(part.get_content_charset() or "utf-8", "replace")
+    except LookupError:
+        content = payload.decode("utf-8", "replace")
+    content = content.replace("\r\n", "\n")
+    return content[:-1] if content.endswith("\n") else content
 
 
 def attachments_of(raw: bytes) -> list[Attachment]:

@@ -217,7 +217,8 @@ def moonrope_value(params: dict[str, Any], name: str) -> Any:
 
 
 _MOONROPE_TYPES: dict[str, type | tuple[type, ...]] = {"Array": list, "String": str, "Hash": dict}
-_BOOLEANS = {True: True, False: False, "true": True, "false": False, 1: True, 0: False, "1": True, "0": False}
+# True/False also stand for the JSON numbers 1/0 here (equal keys in a Python dict).
+_BOOLEANS = {True: True, False: False, "true": True, "false": False, "1": True, "0": False}
 
 
 def moonrope_check(params: dict[str, Any], spec: tuple[tuple[str, str, bool], ...]) -> dict[str, Any]:

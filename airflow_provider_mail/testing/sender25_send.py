@@ -183,14 +183,20 @@ def _first_error(
     errors = []
     if not any(recipients.values()):
         errors.append("NoRecipients")
-    for name, code in (("to", "TooManyToAddresses"), ("cc", "TooManyCCAddresses"), ("bcc", "TooManyBCCAddresses")):
+    for name, code in (
+        ("to", "TooManyToAddresses"),
+        ("cc", "TooManyCCAddresses"),
+        ("bcc", "TooManyBCCAddresses"),
+    ):
         if len(recipients[name]) > MAX_ADDRESSES_PER_FIELD:
             errors.append(code)
     if blank(values["plain_body"]) and blank(values["html_body"]):
         errors.append("NoContent")
     if blank(values["from"]):
         errors.append("FromAddressMissing")
-    if not (server.authorises(values["from"]) or (server.allow_sender and server.authorises(values["sender"]))):
+    if not (
+        server.authorises(values["from"]) or (server.allow_sender and server.authorises(values["sender"]))
+    ):
         errors.append("UnauthenticatedFromAddress")
     for name, attachment in attachments:
         if blank(name):
@@ -217,10 +223,18 @@ def _compose(
     custom = [(str(name), _ruby_to_s(value)) for name, value in custom_headers.items()]
     custom_names = {name.lower() for name, _ in custom}
     date = format_datetime(datetime.fromtimestamp(now, timezone.utc))
-    lines = [header_line("Received", f"from api ({ctx.client_ip} [{ctx.client_ip}]) by {RECEIVED_BY} with HTTP; {date}")]
+    lines = [
+        header_line(
+            "Received", f"from api ({ctx.client_ip} [{ctx.client_ip}]) by {RECEIVED_BY} with HTTP; {date}"
+        )
+    ]
     if "date" not in custom_names:
         lines.append(header_line("Date", date))
-    for header, value in (("From", values["from"]), ("Sender", values["sender"]), ("Reply-To", values["reply_to"])):
+    for header, value in (
+        ("From", values["from"]),
+        ("Sender", values["sender"]),
+        ("Reply-To", values["reply_to"]),
+    ):
         if not blank(value):
             lines.append(header_line(header, value, address=True))
     if recipients["to"]:
@@ -273,7 +287,12 @@ def send_raw(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:
     """
     if ctx.moonrope:
         values = moonrope_check(params, SEND_RAW_SPEC)
-        rcpt_to, mail_from, data, bounce = values["rcpt_to"], values["mail_from"], values["data"], values["bounce"]
+        rcpt_to, mail_from, data, bounce = (
+            values["rcpt_to"],
+            values["mail_from"],
+            values["data"],
+            values["bounce"],
+        )
     else:
         rcpt_to, mail_from, data = params.get("rcpt_to"), params.get("mail_from"), params.get("data")
         if not isinstance(rcpt_to, list):
@@ -298,8 +317,14 @@ def send_raw(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:
     messages: dict[str, dict[str, Any]] = {}
     for recipient in dict.fromkeys(rcpt_to):  # exact-string de-duplication, order kept
         record = ctx.server.create_message(
-            rcpt_to=recipient, mail_from=mail_from, raw=raw, timestamp=now, tag=None,
-            bounce=bounce, message_id=message_id, subject=subject,
+            rcpt_to=recipient,
+            mail_from=mail_from,
+            raw=raw,
+            timestamp=now,
+            tag=None,
+            bounce=bounce,
+            message_id=message_id,
+            subject=subject,
         )
         ctx.stored_ids.append(record.id)
         messages[recipient] = {"id": record.id, "token": record.token}

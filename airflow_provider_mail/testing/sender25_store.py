@@ -79,7 +79,9 @@ class MessageRecord:
             "status": self.status,
             "last_delivery_attempt": latest.timestamp if latest else None,
             "held": held,
-            "hold_expiry": round(latest.timestamp + POSTAL_HOLD_EXPIRY_SECONDS, 6) if held and latest else None,
+            "hold_expiry": round(latest.timestamp + POSTAL_HOLD_EXPIRY_SECONDS, 6)
+            if held and latest
+            else None,
         }
 
 
@@ -95,8 +97,16 @@ class MailServer:
     :param suspended: answer every request with ``ServerSuspended``.
     """
 
-    def __init__(self, name: str, api_key: str, *, verified_domains: tuple[str, ...] = (),
-                 use_for_any: bool = False, allow_sender: bool = False, suspended: bool = False):
+    def __init__(
+        self,
+        name: str,
+        api_key: str,
+        *,
+        verified_domains: tuple[str, ...] = (),
+        use_for_any: bool = False,
+        allow_sender: bool = False,
+        suspended: bool = False,
+    ):
         self.name = name
         self.api_key = api_key
         self.verified_domains = frozenset(domain.lower() for domain in verified_domains)
@@ -114,14 +124,24 @@ class MailServer:
         """
         if address is None or not address.strip():
             return False
-        local, at, domain = strip_name(address).partition("@")
+        _local, at, domain = strip_name(address).partition("@")
         if not at or not domain:
             return False
         return domain.lower() in self.verified_domains or self.use_for_any
 
-    def create_message(self, *, rcpt_to: str, mail_from: str, raw: bytes, timestamp: float, tag: str | None,
-                       bounce: bool | None, message_id: str | None, subject: str | None,
-                       token: str | None = None) -> MessageRecord:
+    def create_message(
+        self,
+        *,
+        rcpt_to: str,
+        mail_from: str,
+        raw: bytes,
+        timestamp: float,
+        tag: str | None,
+        bounce: bool | None,
+        message_id: str | None,
+        subject: str | None,
+        token: str | None = None,
+    ) -> MessageRecord:
         """Insert a message, ``Pending``, with the next id of this server.
 
         :param rcpt_to: envelope recipient.
@@ -261,8 +281,10 @@ class StoredMessage:
             "message_id": self.message_id,
             "timestamp": self.timestamp,
             "headers": headers,
-            "attachments": [{"filename": name, "content_type": kind, "size": len(data)}
-                            for name, kind, data in self.attachments],
+            "attachments": [
+                {"filename": name, "content_type": kind, "size": len(data)}
+                for name, kind, data in self.attachments
+            ],
             "deliveries": [row.as_api() for row in self.deliveries],
         }
 
@@ -278,13 +300,16 @@ class Sender25Backend:
     :param return_path_domain: the domain of generated Message-IDs.
     """
 
-    def __init__(self, *, clock: EmulatorClock, timing: LifecycleTiming, flavour: str, return_path_domain: str):
+    def __init__(
+        self, *, clock: EmulatorClock, timing: LifecycleTiming, flavour: str, return_path_domain: str
+    ):
         self.clock = clock
         self.timing = timing
         self.return_path_domain = return_path_domain
         self.lock = threading.RLock()
         self._flavour = check_flavour(flavour)
         self.servers: dict[str, MailServer] = {}
+        self.default_api_key = ""
 
     @property
     def flavour(self) -> str:
@@ -315,6 +340,35 @@ class Sender25Backend:
         """Bring ``server``'s deliveries up to the current emulator time."""
         with self.lock:
             server.process_until(self.clock.now(), self.timing)
+
+    def snapshots(self, server: MailServer) -> list[StoredMessage]:
+        """Snapshots of all of ``server``'s messages, current as of now, in id order."""
+        with self.lock:
+            server.process_until(self.clock.now(), self.timing)
+            return [StoredMessage.of(server, record) for _, record in sorted(server.messages.items())]
+
+    def snapshot(self, server: MailServer, message_id: int) -> StoredMessage:
+        """A snapshot of one message of ``server``.
+
+        :raises KeyError: if the server has no such message.
+        """
+        with self.lock:
+            server.process_until(self.clock.now(), self.timing)
+            if message_id not in server.messages:
+                raise KeyError(f"server {server.name!r} has no message {message_id}")
+            return StoredMessage.of(server, server.messages[message_id])
+
+    def release(self, server: MailServer, message_id: int) -> None:
+        """Release a Held message: it is sent ``delivery_delay`` later instead of expiring.
+
+        :raises KeyError: if the server has no such message.
+        :raises ValueError: if the message is not Held right now.
+        """
+        with self.lock:
+            status = self.snapshot(server, message_id).status
+            if status != "Held":
+                raise ValueError(f"message {message_id} is {status}, only a Held message can be released")
+            server.messages[message_id].released_at = self.clock.now()
 
     def reset(self) -> None:
         """Empty every server's message database (servers and settings stay)."""

@@ -5,7 +5,7 @@ Flavours (reference doc §0, §9):
 * ``rails`` — Postal ≥ 3.3.3: Rails controllers. ``application/json; charset=utf-8``, no CORS
   headers, ``time`` rounded to 3 decimals and always present, error ``data`` lists ``code``
   last (``data.merge(code: …)``).
-* ``rails-3.3.1`` — the same, with the 3.3.1–3.3.2 ``_expansions`` bug.
+* ``rails-3.3.1`` — the same, with the 3.3.1 to 3.3.2 ``_expansions`` bug.
 * ``moonrope`` — Postal ≤ 3.3.0: the Moonrope middleware. ``application/json`` plus
   ``Access-Control-Allow-*`` headers, ``time`` rounded to 2 decimals and ``null`` on
   authentication errors, error ``data`` lists ``code`` first.
@@ -46,8 +46,14 @@ class ApiError(Exception):
     :param null_time: report ``time: null`` (Moonrope's authentication errors).
     """
 
-    def __init__(self, code: str, message: str | None = None, extra: dict[str, Any] | None = None, *,
-                 null_time: bool = False):
+    def __init__(
+        self,
+        code: str,
+        message: str | None = None,
+        extra: dict[str, Any] | None = None,
+        *,
+        null_time: bool = False,
+    ):
         super().__init__(code)
         self.code = code
         self.message = message
@@ -73,8 +79,13 @@ def encode_json(value: Any) -> bytes:
     """
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     # These characters only ever occur inside JSON strings, so replacing them is safe.
-    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                         ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+    for char, escape in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
         text = text.replace(char, escape)
     return text.encode("utf-8")
 
@@ -98,7 +109,9 @@ def envelope(status: str, time: float | None, data: Any) -> dict[str, Any]:
     return {"status": status, "time": time, "flags": {}, "data": data}
 
 
-def app_headers(flavour: str, request: HttpRequest, content_type: str | None = None) -> tuple[tuple[str, str], ...]:
+def app_headers(
+    flavour: str, request: HttpRequest, content_type: str | None = None
+) -> tuple[tuple[str, str], ...]:
     """Header fields every application answer carries in ``flavour``.
 
     :param flavour: the emulated flavour.
@@ -118,7 +131,9 @@ def app_headers(flavour: str, request: HttpRequest, content_type: str | None = N
     return tuple(headers)
 
 
-def envelope_response(flavour: str, request: HttpRequest, payload: dict[str, Any], runtime: float) -> HttpResponse:
+def envelope_response(
+    flavour: str, request: HttpRequest, payload: dict[str, Any], runtime: float
+) -> HttpResponse:
     """Render an envelope as the flavour's HTTP 200 answer.
 
     :param flavour: the emulated flavour.

@@ -162,7 +162,9 @@ def test_invalid_api_key_raises_auth_error_without_echoing_the_key(make_conn, se
     assert "s3cr3t-wrong" not in f"{error} {error!r} {error.data}"
 
 
-@pytest.mark.parametrize(("flavour", "message"), [("rails", ""), ("moonrope", "The mail server has been suspended")])
+@pytest.mark.parametrize(
+    ("flavour", "message"), [("rails", ""), ("moonrope", "The mail server has been suspended")]
+)
 def test_suspended_server_raises_auth_error(hook, sender25_conn, flavour, message):
     sender25_conn.flavour = flavour
     sender25_conn.suspended = True
@@ -177,32 +179,80 @@ def test_suspended_server_raises_auth_error(hook, sender25_conn, flavour, messag
 @pytest.mark.parametrize(
     ("payload", "code", "message"),
     [
-        pytest.param({"from": "a@example.com", "plain_body": "x"}, "NoRecipients",
-                     "There are no recipients defined to receive this message", id="NoRecipients"),
-        pytest.param({"to": [f"r{i}@example.org" for i in range(51)], "from": "a@example.com", "plain_body": "x"},
-                     "TooManyToAddresses", "The maximum number of To addresses has been reached (maximum 50)",
-                     id="TooManyToAddresses"),
-        pytest.param({"to": ["a@example.org"], "cc": [f"r{i}@example.org" for i in range(51)],
-                      "from": "a@example.com", "plain_body": "x"},
-                     "TooManyCCAddresses", "The maximum number of CC addresses has been reached (maximum 50)",
-                     id="TooManyCCAddresses"),
-        pytest.param({"to": ["a@example.org"], "bcc": [f"r{i}@example.org" for i in range(51)],
-                      "from": "a@example.com", "plain_body": "x"},
-                     "TooManyBCCAddresses", "The maximum number of BCC addresses has been reached (maximum 50)",
-                     id="TooManyBCCAddresses"),
-        pytest.param({"to": ["a@example.org"], "from": "a@example.com"}, "NoContent",
-                     "There is no content defined for this e-mail", id="NoContent"),
-        pytest.param({"to": ["a@example.org"], "plain_body": "x"}, "FromAddressMissing",
-                     "The From address is missing and is required", id="FromAddressMissing"),
-        pytest.param({"to": ["a@example.org"], "from": "a@not-verified.example", "plain_body": "x"},
-                     "UnauthenticatedFromAddress", "The From address is not authorised to send mail from this server",
-                     id="UnauthenticatedFromAddress"),
-        pytest.param({"to": ["a@example.org"], "from": "a@example.com", "plain_body": "x",
-                      "attachments": [{"name": "", "data": "aGVsbG8="}]},
-                     "AttachmentMissingName", None, id="AttachmentMissingName"),
-        pytest.param({"to": ["a@example.org"], "from": "a@example.com", "plain_body": "x",
-                      "attachments": [{"name": "a.txt", "data": "ICAg"}]},
-                     "AttachmentMissingData", None, id="AttachmentMissingData"),
+        pytest.param(
+            {"from": "a@example.com", "plain_body": "x"},
+            "NoRecipients",
+            "There are no recipients defined to receive this message",
+            id="NoRecipients",
+        ),
+        pytest.param(
+            {"to": [f"r{i}@example.org" for i in range(51)], "from": "a@example.com", "plain_body": "x"},
+            "TooManyToAddresses",
+            "The maximum number of To addresses has been reached (maximum 50)",
+            id="TooManyToAddresses",
+        ),
+        pytest.param(
+            {
+                "to": ["a@example.org"],
+                "cc": [f"r{i}@example.org" for i in range(51)],
+                "from": "a@example.com",
+                "plain_body": "x",
+            },
+            "TooManyCCAddresses",
+            "The maximum number of CC addresses has been reached (maximum 50)",
+            id="TooManyCCAddresses",
+        ),
+        pytest.param(
+            {
+                "to": ["a@example.org"],
+                "bcc": [f"r{i}@example.org" for i in range(51)],
+                "from": "a@example.com",
+                "plain_body": "x",
+            },
+            "TooManyBCCAddresses",
+            "The maximum number of BCC addresses has been reached (maximum 50)",
+            id="TooManyBCCAddresses",
+        ),
+        pytest.param(
+            {"to": ["a@example.org"], "from": "a@example.com"},
+            "NoContent",
+            "There is no content defined for this e-mail",
+            id="NoContent",
+        ),
+        pytest.param(
+            {"to": ["a@example.org"], "plain_body": "x"},
+            "FromAddressMissing",
+            "The From address is missing and is required",
+            id="FromAddressMissing",
+        ),
+        pytest.param(
+            {"to": ["a@example.org"], "from": "a@not-verified.example", "plain_body": "x"},
+            "UnauthenticatedFromAddress",
+            "The From address is not authorised to send mail from this server",
+            id="UnauthenticatedFromAddress",
+        ),
+        pytest.param(
+            {
+                "to": ["a@example.org"],
+                "from": "a@example.com",
+                "plain_body": "x",
+                "attachments": [{"name": "", "data": "aGVsbG8="}],
+            },
+            "AttachmentMissingName",
+            None,
+            id="AttachmentMissingName",
+        ),
+        pytest.param(
+            {
+                "to": ["a@example.org"],
+                "from": "a@example.com",
+                "plain_body": "x",
+                "attachments": [{"name": "a.txt", "data": "ICAg"}],
+            },
+            "AttachmentMissingData",
+            None,
+            id="AttachmentMissingData",
+        ),
     ],
 )
 def test_server_side_send_errors_raise_validation_error_with_code_and_message(
@@ -250,7 +300,9 @@ def test_blank_id_raises_parameter_error_without_code(hook, sender25_conn, flavo
 def test_moonrope_type_error_raises_parameter_error(hook, sender25_conn):
     sender25_conn.flavour = "moonrope"
     with pytest.raises(Sender25ParameterError) as info:
-        hook._call(SEND_MESSAGE_PATH, {"to": "a@example.org", "from": "a@example.com", "plain_body": "x"}, send_to=[])
+        hook._call(
+            SEND_MESSAGE_PATH, {"to": "a@example.org", "from": "a@example.com", "plain_body": "x"}, send_to=[]
+        )
     assert info.value.message == "`to` should be a `Array` but is a `String`"
 
 
@@ -285,7 +337,9 @@ def test_an_unknown_error_code_still_raises_an_api_error_with_its_data():
         (Fault.RESET_AFTER_BODY, Sender25TransportError, None),
     ],
 )
-def test_each_fault_on_a_read_raises_its_named_exception(hook, sender25_conn, fault, error_class, http_status):
+def test_each_fault_on_a_read_raises_its_named_exception(
+    hook, sender25_conn, fault, error_class, http_status
+):
     sent = hook.send_message(**SEND_KW)
     message_id = sent["messages"]["ana@example.org"]["id"]
     sender25_conn.inject(fault, count=10)
@@ -295,8 +349,13 @@ def test_each_fault_on_a_read_raises_its_named_exception(hook, sender25_conn, fa
 
 
 def test_a_slow_answer_on_a_read_raises_transport_error(make_conn, sender25_emulator):
-    make_conn(host="127.0.0.1", port=sender25_emulator.port, schema="http", password=sender25_emulator.api_key,
-              extra={"timeout": 0.3, "max_retries": 1, "retry_backoff": 0.01})
+    make_conn(
+        host="127.0.0.1",
+        port=sender25_emulator.port,
+        schema="http",
+        password=sender25_emulator.api_key,
+        extra={"timeout": 0.3, "max_retries": 1, "retry_backoff": 0.01},
+    )
     sender25_emulator.inject(Fault.SLOW, count=2, delay=1.0)
     with pytest.raises(Sender25TransportError, match="read timeout"):
         Sender25Hook().get_deliveries(1)
@@ -312,8 +371,17 @@ def test_redirect_error_names_the_fix(hook, sender25_conn):
 
 
 # -- retries ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("fault", [Fault.HTTP_503, Fault.HTTP_502, Fault.HTTP_504, Fault.HTTP_500_HTML,
-                                   Fault.HTTP_429, Fault.RESET_AFTER_BODY])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault.HTTP_503,
+        Fault.HTTP_502,
+        Fault.HTTP_504,
+        Fault.HTTP_500_HTML,
+        Fault.HTTP_429,
+        Fault.RESET_AFTER_BODY,
+    ],
+)
 def test_reads_are_retried_the_configured_number_of_times(hook, sender25_conn, fault):
     sender25_conn.inject(fault, count=100)
     with pytest.raises((Sender25TransportError, Sender25UnexpectedResponse)):
@@ -330,8 +398,13 @@ def test_a_read_succeeds_once_the_fault_clears(hook, sender25_conn):
 
 
 def test_max_retries_from_the_connection_extra_is_honoured(make_conn, sender25_emulator):
-    make_conn(host="127.0.0.1", port=sender25_emulator.port, schema="http", password=sender25_emulator.api_key,
-              extra={"max_retries": 1, "retry_backoff": 0.01})
+    make_conn(
+        host="127.0.0.1",
+        port=sender25_emulator.port,
+        schema="http",
+        password=sender25_emulator.api_key,
+        extra={"max_retries": 1, "retry_backoff": 0.01},
+    )
     sender25_emulator.inject(Fault.HTTP_502, count=10)
     with pytest.raises(Sender25TransportError):
         Sender25Hook().get_deliveries(1)
@@ -361,8 +434,17 @@ def test_api_errors_are_not_retried(hook, sender25_conn):
 # -- sends are never repeated once they may have reached the API ----------------------------------
 @pytest.mark.parametrize(
     "fault",
-    [Fault.RESET_BEFORE_BODY, Fault.RESET_AFTER_BODY, Fault.HTTP_500_HTML, Fault.HTTP_500_JSON_RAILS,
-     Fault.HTTP_500_JSON_MOONROPE, Fault.HTTP_502, Fault.HTTP_504, Fault.TRUNCATED_JSON, Fault.NON_JSON_200],
+    [
+        Fault.RESET_BEFORE_BODY,
+        Fault.RESET_AFTER_BODY,
+        Fault.HTTP_500_HTML,
+        Fault.HTTP_500_JSON_RAILS,
+        Fault.HTTP_500_JSON_MOONROPE,
+        Fault.HTTP_502,
+        Fault.HTTP_504,
+        Fault.TRUNCATED_JSON,
+        Fault.NON_JSON_200,
+    ],
 )
 @pytest.mark.parametrize("method", ["send_message", "send_raw"])
 def test_an_ambiguous_fault_on_a_send_reaches_the_emulator_exactly_once(hook, sender25_conn, fault, method):
@@ -377,8 +459,13 @@ def test_an_ambiguous_fault_on_a_send_reaches_the_emulator_exactly_once(hook, se
 
 
 def test_a_send_that_times_out_is_ambiguous_and_was_stored_once(make_conn, sender25_emulator):
-    make_conn(host="127.0.0.1", port=sender25_emulator.port, schema="http", password=sender25_emulator.api_key,
-              extra={"timeout": 0.3, "retry_backoff": 0.01})
+    make_conn(
+        host="127.0.0.1",
+        port=sender25_emulator.port,
+        schema="http",
+        password=sender25_emulator.api_key,
+        extra={"timeout": 0.3, "retry_backoff": 0.01},
+    )
     sender25_emulator.inject(Fault.SLOW, delay=1.0)
     with pytest.raises(AmbiguousSendError):
         Sender25Hook().send_message(**SEND_KW)
@@ -404,8 +491,13 @@ def test_a_send_refused_at_the_front_is_retried_and_sent_once(hook, sender25_con
 
 
 def test_a_send_to_a_closed_port_is_retried_and_raises_transport_error(make_conn):
-    make_conn(host="127.0.0.1", port=_closed_port(), schema="http", password="k",
-              extra={"max_retries": 2, "retry_backoff": 0.01})
+    make_conn(
+        host="127.0.0.1",
+        port=_closed_port(),
+        schema="http",
+        password="k",
+        extra={"max_retries": 2, "retry_backoff": 0.01},
+    )
     hook = Sender25Hook()
     waits: list[float] = []
     hook._sleep = waits.append
@@ -462,8 +554,11 @@ def test_invalid_send_arguments_raise_before_any_request(hook, sender25_conn, kw
     ],
 )
 def test_invalid_raw_send_arguments_raise_before_any_request(hook, sender25_conn, kwargs, code):
-    base = {"mail_from": "noreply@example.com", "rcpt_to": ["a@example.org"],
-            "data": b"From: noreply@example.com\r\n\r\nbody"}
+    base = {
+        "mail_from": "noreply@example.com",
+        "rcpt_to": ["a@example.org"],
+        "data": b"From: noreply@example.com\r\n\r\nbody",
+    }
     with pytest.raises(Sender25ValidationError) as info:
         hook.send_raw(**{**base, **kwargs})
     assert info.value.code == code
@@ -478,8 +573,13 @@ def test_a_non_integer_message_id_raises_before_any_request(hook, sender25_conn,
 
 
 def test_duplicate_recipients_are_sent_once(hook, sender25_conn):
-    result = hook.send_message(**{**SEND_KW, "to": ["Ana@Example.org", "ana@example.org"],
-                                  "cc": ["ANA@example.org", "bo@example.org"]})
+    result = hook.send_message(
+        **{
+            **SEND_KW,
+            "to": ["Ana@Example.org", "ana@example.org"],
+            "cc": ["ANA@example.org", "bo@example.org"],
+        }
+    )
     assert len(result["messages"]) == 2
     assert len(sender25_conn.messages()) == 2
 
@@ -487,8 +587,13 @@ def test_duplicate_recipients_are_sent_once(hook, sender25_conn):
 # -- secrets ----------------------------------------------------------------------------------------
 def test_the_api_key_never_reaches_logs_or_exception_texts(make_conn, sender25_emulator, caplog):
     key = sender25_emulator.api_key
-    make_conn(host="127.0.0.1", port=sender25_emulator.port, schema="http", password=key,
-              extra={"retry_backoff": 0.01, "max_retries": 1})
+    make_conn(
+        host="127.0.0.1",
+        port=sender25_emulator.port,
+        schema="http",
+        password=key,
+        extra={"retry_backoff": 0.01, "max_retries": 1},
+    )
     caplog.set_level(logging.DEBUG)
     hook = Sender25Hook()
     texts = [repr(hook.settings), repr(hook.conn.extra_dejson)]
@@ -499,8 +604,8 @@ def test_the_api_key_never_reaches_logs_or_exception_texts(make_conn, sender25_e
             hook.get_message(sent["messages"]["ana@example.org"]["id"])
         texts += [str(info.value), repr(info.value), repr(vars(info.value))]
         sender25_emulator.reset()
+    sender25_emulator.inject(Fault.HTTP_504)
     with pytest.raises(AmbiguousSendError) as ambiguous:
-        sender25_emulator.inject(Fault.HTTP_504)
         hook.send_message(**SEND_KW)
     texts += [str(ambiguous.value), str(ambiguous.value.__cause__)]
     assert caplog.text  # retries were logged
@@ -511,8 +616,9 @@ def test_the_api_key_never_reaches_logs_or_exception_texts(make_conn, sender25_e
 def test_the_issue_connection_json_works(monkeypatch, sender25_emulator):
     monkeypatch.setenv(
         "AIRFLOW_CONN_SENDER25_DEFAULT",
-        '{"conn_type":"sender25","host":"127.0.0.1","port":%d,"schema":"http","password":"%s"}'
-        % (sender25_emulator.port, sender25_emulator.api_key),
+        '{"conn_type":"sender25","host":"127.0.0.1","port":PORT,"schema":"http","password":"KEY"}'.replace(
+            "PORT", str(sender25_emulator.port)
+        ).replace("KEY", sender25_emulator.api_key),
     )
     assert Sender25Hook().test_connection()[0]
 

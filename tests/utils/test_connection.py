@@ -15,12 +15,20 @@ from airflow_provider_mail.hooks.sender25 import Sender25Hook
         pytest.param({"host": "br-app.sender25.com"}, "https://br-app.sender25.com", id="host-name"),
         pytest.param({"host": "https://br-app.sender25.com/"}, "https://br-app.sender25.com", id="full-url"),
         pytest.param({"host": "mail.example.com", "port": 8443}, "https://mail.example.com:8443", id="port"),
-        pytest.param({"host": "https://proxy.example.com/postal", "port": 444}, "https://proxy.example.com:444/postal",
-                     id="url-with-prefix-and-port"),
-        pytest.param({"host": "127.0.0.1", "port": 8025, "schema": "http"}, "http://127.0.0.1:8025", id="loopback"),
+        pytest.param(
+            {"host": "https://proxy.example.com/postal", "port": 444},
+            "https://proxy.example.com:444/postal",
+            id="url-with-prefix-and-port",
+        ),
+        pytest.param(
+            {"host": "127.0.0.1", "port": 8025, "schema": "http"}, "http://127.0.0.1:8025", id="loopback"
+        ),
         pytest.param({"host": "http://localhost:9000"}, "http://localhost:9000", id="localhost-url"),
-        pytest.param({"host": "10.1.2.3", "schema": "http", "extra": {"allow_insecure_http": "true"}},
-                     "http://10.1.2.3", id="insecure-allowed"),
+        pytest.param(
+            {"host": "10.1.2.3", "schema": "http", "extra": {"allow_insecure_http": "true"}},
+            "http://10.1.2.3",
+            id="insecure-allowed",
+        ),
     ],
 )
 def test_base_url(make_conn, fields, base_url):
@@ -43,8 +51,16 @@ def test_unusable_hosts_are_refused(make_conn, host):
 
 
 def test_extras_are_typed_and_legacy_keys_are_read(make_conn):
-    make_conn(password="k", extra={"timeout": "12.5", "extra__sender25__max_retries": "5", "verify": "false",
-                                   "from_email": "Acme <n@example.com>", "retry_backoff": 0.5})
+    make_conn(
+        password="k",
+        extra={
+            "timeout": "12.5",
+            "extra__sender25__max_retries": "5",
+            "verify": "false",
+            "from_email": "Acme <n@example.com>",
+            "retry_backoff": 0.5,
+        },
+    )
     settings = Sender25Hook().settings
     assert (settings.timeout, settings.retry_policy.max_retries, settings.verify) == (12.5, 5, False)
     assert (settings.from_email, settings.retry_policy.backoff) == ("Acme <n@example.com>", 0.5)
@@ -61,8 +77,14 @@ def test_verify_can_be_a_ca_bundle_path(make_conn):
     assert Sender25Hook().settings.verify == "/etc/ssl/ca.pem"
 
 
-@pytest.mark.parametrize(("extra", "name"), [({"timeout": "soon"}, "timeout"), ({"max_retries": -1}, "max_retries"),
-                                             ({"allow_insecure_http": "maybe"}, "allow_insecure_http")])
+@pytest.mark.parametrize(
+    ("extra", "name"),
+    [
+        ({"timeout": "soon"}, "timeout"),
+        ({"max_retries": -1}, "max_retries"),
+        ({"allow_insecure_http": "maybe"}, "allow_insecure_http"),
+    ],
+)
 def test_bad_extras_name_the_extra(make_conn, extra, name):
     make_conn(password="k", extra=extra)
     with pytest.raises(MailConfigurationError, match=name):

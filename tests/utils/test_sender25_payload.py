@@ -24,10 +24,17 @@ BASE = {"to": "ana@example.org", "from_email": "noreply@example.com", "plain_bod
 @pytest.mark.parametrize(
     ("attachment", "expected"),
     [
-        pytest.param(Attachment("a.pdf", b"%PDF"), ("a.pdf", "application/pdf", b"%PDF"), id="object-guessed-type"),
-        pytest.param({"name": "n.txt", "data": b"x", "content_type": "text/csv"}, ("n.txt", "text/csv", b"x"),
-                     id="dict"),
-        pytest.param(("relatório.csv", "ç;1\n"), ("relatório.csv", "text/csv", "ç;1\n".encode()), id="tuple-str"),
+        pytest.param(
+            Attachment("a.pdf", b"%PDF"), ("a.pdf", "application/pdf", b"%PDF"), id="object-guessed-type"
+        ),
+        pytest.param(
+            {"name": "n.txt", "data": b"x", "content_type": "text/csv"},
+            ("n.txt", "text/csv", b"x"),
+            id="dict",
+        ),
+        pytest.param(
+            ("relatório.csv", "ç;1\n"), ("relatório.csv", "text/csv", "ç;1\n".encode()), id="tuple-str"
+        ),
         pytest.param(("blob", b"\x00\x01", "image/png"), ("blob", "image/png", b"\x00\x01"), id="tuple-3"),
         pytest.param(("noext", b"x"), ("noext", "application/octet-stream", b"x"), id="unknown-type"),
     ],
@@ -40,14 +47,31 @@ def test_attachment_forms_are_base64_encoded_with_name_and_type(attachment, expe
 
 def test_payload_carries_every_field_and_bounce_as_json_boolean():
     payload = build_send_message_payload(
-        to=["Ana <ana@example.org>"], cc="c@example.org", bcc="b@example.org", from_email="n@example.com",
-        sender="s@example.com", reply_to="r@example.com", subject="S", tag="invoice", html_body="<b>x</b>",
-        plain_body="x", headers={"X-Trace": 7},
+        to=["Ana <ana@example.org>"],
+        cc="c@example.org",
+        bcc="b@example.org",
+        from_email="n@example.com",
+        sender="s@example.com",
+        reply_to="r@example.com",
+        subject="S",
+        tag="invoice",
+        html_body="<b>x</b>",
+        plain_body="x",
+        headers={"X-Trace": 7},
     )
     assert payload == {
-        "to": ["Ana <ana@example.org>"], "cc": ["c@example.org"], "bcc": ["b@example.org"],
-        "from": "n@example.com", "sender": "s@example.com", "reply_to": "r@example.com", "subject": "S",
-        "tag": "invoice", "plain_body": "x", "html_body": "<b>x</b>", "headers": {"X-Trace": "7"}, "bounce": False,
+        "to": ["Ana <ana@example.org>"],
+        "cc": ["c@example.org"],
+        "bcc": ["b@example.org"],
+        "from": "n@example.com",
+        "sender": "s@example.com",
+        "reply_to": "r@example.com",
+        "subject": "S",
+        "tag": "invoice",
+        "plain_body": "x",
+        "html_body": "<b>x</b>",
+        "headers": {"X-Trace": "7"},
+        "bounce": False,
     }
 
 

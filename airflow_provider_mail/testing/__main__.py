@@ -1,0 +1,127 @@
+"""Run an emulator from the command line until SIGINT/SIGTERM.
+
+Example::
+
+    python -m airflow_provider_mail.testing sender25 --port 8025 --domain acme.example \\
+        --ready-file /tmp/sender25.url
+
+prints ``sender25 emulator listening on http://127.0.0.1:8025`` once it accepts connections and
+writes the URL to ``--ready-file`` (so a Makefile or CI step can wait for the file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: one subcommand per emulated service."""
+    parser = argparse.ArgumentParser(
+        prog="python -m airflow_provider_mail.testing",
+        description="Run a service emulator in the foreground.",
+    )
+    services = parser.add_subparsers(dest="service", required=True, metavar="SERVICE")
+    sender25 = services.add_parser("sender25", help="Sender25 (Postal legacy HTTP API) emulator")
+    sender25.add_argument("--host", default="127.0.0.1", help="interface to bind (default: %(default)s)")
+    sender25.add_argument(
+        "--port", type=int, default=8025, help="TCP port, 0 = any free port (default: %(default)s)"
+    )
+    sender25.add_argument(
+        "--api-key", default="test-api-key", help="the server's API key (default: %(default)s)"
+    )
+    sender25.add_argument(
+        "--flavour",
+        default="rails",
+        choices=("rails", "rails-3.3.1", "moonrope"),
+        help="Postal flavour to emulate",
+    )
+    sender25.add_argument(
+        "--domain",
+        action="append",
+        dest="domains",
+        metavar="DOMAIN",
+        help="verified From domain; repeat for more (default: example.com)",
+    )
+    sender25.add_argument("--use-for-any", action="store_true", help="accept any From domain")
+    sender25.add_argument("--allow-sender", action="store_true", help="let the Sender address authorise")
+    sender25.add_argument(
+        "--delivery-delay", type=float, default=0.5, metavar="S", help="seconds to first attempt"
+    )
+    sender25.add_argument(
+        "--retry-interval", type=float, default=0.5, metavar="S", help="seconds between attempts"
+    )
+    sender25.add_argument(
+        "--bounce-delay", type=float, default=1.0, metavar="S", help="seconds from Sent to Bounced"
+    )
+    sender25.add_argument(
+        "--ready-file", type=Path, metavar="PATH", help="write the base URL here once listening"
+    )
+    return parser
+
+
+def run_sender25(args: argparse.Namespace, stop: threading.Event) -> int:
+    """Serve a Sender25 emulator until ``stop`` is set.
+
+    :param args: the parsed ``sender25`` arguments.
+    :param stop: set by the signal handlers.
+    """
+    from .sender25 import Sender25Emulator
+
+    emulator = Sender25Emulator(
+        host=args.host,
+        port=args.port,
+        api_key=args.api_key,
+        flavour=args.flavour,
+        verified_domains=tuple(args.domains or ("example.com",)),
+        use_for_any=args.use_for_any,
+        allow_sender=args.allow_sender,
+        delivery_delay=args.delivery_delay,
+        retry_interval=args.retry_interval,
+        bounce_delay=args.bounce_delay,
+    )
+    emulator.start()
+    try:
+        print(f"sender25 emulator listening on {emulator.base_url}", flush=True)
+        if args.ready_file is not None:
+            _write_atomically(args.ready_file, emulator.base_url + "\n")
+        stop.wait()
+    finally:
+        emulator.stop()
+    return 0
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    # A watcher polling for the file must never read it half-written.
+    handle, temporary = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.")
+    with os.fdopen(handle, "w") as stream:
+        stream.write(text)
+    os.replace(temporary, path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m airflow_provider_mail.testing``.
+
+    :param argv: arguments (default: ``sys.argv[1:]``).
+    """
+    args = build_parser().parse_args(argv)
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    runners = {"sender25": run_sender25}
+    return runners[args.service](args, stop)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

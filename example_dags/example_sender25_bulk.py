@@ -1,0 +1,37 @@
+"""One message per recipient with dynamic task mapping over a list produced upstream."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow_provider_mail._compat import dag, task
+from airflow_provider_mail.operators.sender25 import Sender25SendEmailOperator
+
+
+@dag(
+    dag_id="example_sender25_bulk",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    params={"count": 3},
+    tags=["example", "sender25"],
+)
+def example_sender25_bulk():
+    @task
+    def customers_to_notify(params: dict | None = None) -> list[str]:
+        """A real DAG would query a table; here the list is made from a count."""
+        count = int((params or {}).get("count", 3))
+        return [f"Cliente {number} <cliente{number}@example.org>" for number in range(1, count + 1)]
+
+    # [START howto_operator_sender25_mapped]
+    Sender25SendEmailOperator.partial(
+        task_id="notify_customer",
+        from_email="Acme <news@example.com>",
+        subject="Seu pedido foi enviado",
+        plain_body="Olá! Seu pedido saiu para entrega em {{ ds }}.",
+        tag="shipping",
+    ).expand(to=customers_to_notify())
+    # [END howto_operator_sender25_mapped]
+
+
+example_sender25_bulk()
