@@ -7,6 +7,7 @@ separate `airflow` process and prints what the emulator received and how each me
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ from airflow_provider_mail.testing import Sender25Emulator
 
 ROOT = Path(__file__).resolve().parent.parent
 DAG_ID = os.environ.get("DEMO_DAG_ID", "example_sender25_hook")
+TASK_LINE = re.compile(r"((?:message \d+ to \S+: \w+)|(?:attempt \d+: .*?))(?:\s+\[|$)")
 
 
 def airflow_env(emulator: Sender25Emulator) -> dict[str, str]:
@@ -54,8 +56,9 @@ def main() -> int:
         print(f"\n`airflow dags test {DAG_ID}` exited {code} after {elapsed:.1f} s")
         print(f"(full log: .demo/{DAG_ID}.log)")
         for line in output.splitlines():
-            if ("message " in line and ": " in line) or "attempt " in line:
-                print("  task log |", line.split("|")[-1].strip() if "|" in line else line.strip())
+            found = TASK_LINE.search(line)
+            if found:
+                print("  task log |", found.group(1))
         print("\nWhat the emulator received:")
         for message in emulator.messages():
             print(f"  message id {message.id} (token {message.token}) to {message.rcpt_to}")
@@ -63,7 +66,9 @@ def main() -> int:
             print(f"    attachments: {[(name, len(data)) for name, _, data in message.attachments]}")
             print(f"    status now: {message.status}")
             for delivery in message.deliveries:
-                print(f"    delivery {delivery['id']}: {delivery['status']} - {delivery['output']}")
+                print(
+                    f"    delivery {delivery.id}: {delivery.status} - {delivery.details} ({delivery.output})"
+                )
         accepted = len(emulator.accepted_sends())
         print(f"\nAPI requests: {len(emulator.requests)}; send requests accepted: {accepted}")
         if code:
