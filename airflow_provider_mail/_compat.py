@@ -22,13 +22,14 @@ else:  # Airflow 2.11 and 3.0
     from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
 
 if AIRFLOW_V_3_0_PLUS:
-    from airflow.sdk import BaseNotifier, BaseOperator, ObjectStoragePath, dag, task
+    from airflow.sdk import DAG, BaseNotifier, BaseOperator, ObjectStoragePath, dag, task
     from airflow.sdk.exceptions import AirflowException, AirflowFailException
 else:
     from airflow.decorators import dag, task  # type: ignore[no-redef,attr-defined]
     from airflow.exceptions import AirflowException, AirflowFailException  # type: ignore[no-redef]
     from airflow.io.path import ObjectStoragePath  # type: ignore[no-redef]
     from airflow.models.baseoperator import BaseOperator  # type: ignore[no-redef,assignment]
+    from airflow.models.dag import DAG  # type: ignore[no-redef,assignment]
     from airflow.notifications.basenotifier import BaseNotifier  # type: ignore[no-redef,assignment]
 
 if TYPE_CHECKING:
@@ -93,6 +94,7 @@ __all__: list[Any] = [
     "AIRFLOW_V_3_0_PLUS",
     "AIRFLOW_V_3_1_PLUS",
     "AIRFLOW_V_3_2_PLUS",
+    "DAG",
     "AirflowException",
     "AirflowFailException",
     "BaseHook",
