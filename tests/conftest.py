@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -53,3 +55,51 @@ def hook(sender25_conn: Sender25Emulator):
         instance.recorded_waits = []  # type: ignore[attr-defined]
         instance._sleep = instance.recorded_waits.append  # type: ignore[attr-defined]
         yield instance
+
+
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+
+
+def run_airflow(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 400
+) -> subprocess.CompletedProcess:
+    """Run the `airflow` CLI of this venv in the test AIRFLOW_HOME."""
+    return subprocess.run(
+        [AIRFLOW, *args],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """Create the metadata database once per session (`airflow dags test` needs it)."""
+    result = run_airflow("db", "migrate")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+@pytest.fixture
+def dags_test(airflow_db, sender25_emulator):
+    """Run `airflow dags test DAG_ID` against the emulator; assert its exit code; return the output."""
+
+    def run(
+        dag_id: str,
+        *,
+        conf: dict | None = None,
+        expect_exit: int = 0,
+        dags_folder: Path | None = None,
+        conn_extra: dict | None = None,
+    ) -> str:
+        env = {"AIRFLOW_CONN_SENDER25_DEFAULT": sender25_emulator.airflow_connection(**(conn_extra or {}))}
+        if dags_folder is not None:
+            env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags_folder)
+        args = ["dags", "test", *(["-c", json.dumps(conf)] if conf else []), dag_id]
+        result = run_airflow(*args, env=env)
+        output = result.stdout + result.stderr
+        assert result.returncode == expect_exit, output[-6000:]
+        return output
+
+    return run

@@ -3,37 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from airflow_provider_mail._compat import get_dagbag_class
 from airflow_provider_mail.hooks.sender25 import DELIVERIES_PATH, MESSAGE_PATH, SEND_MESSAGE_PATH
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-AIRFLOW = str(Path(sys.executable).with_name("airflow"))
-
-
-def run_airflow(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 240
-) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [AIRFLOW, *args],
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> None:
-    result = run_airflow("db", "migrate")
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+from tests.conftest import REPO_ROOT, run_airflow
 
 
 def _json_rows(output: str) -> list[dict]:
@@ -68,10 +43,8 @@ def test_example_dags_import_without_errors():
 
 
 @pytest.mark.dag_run
-def test_example_sender25_hook_dag_sends_then_reads_status_and_deliveries(airflow_db, sender25_emulator):
-    env = {"AIRFLOW_CONN_SENDER25_DEFAULT": sender25_emulator.airflow_connection()}
-    result = run_airflow("dags", "test", "example_sender25_hook", env=env)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+def test_example_sender25_hook_dag_sends_then_reads_status_and_deliveries(dags_test, sender25_emulator):
+    dags_test("example_sender25_hook")
     (send,) = [r for r in sender25_emulator.requests if r.path == SEND_MESSAGE_PATH]
     assert send.params["subject"] == "Invoice 2026-0042" and send.params["tag"] == "invoice"
     (message,) = sender25_emulator.messages()

@@ -1,0 +1,126 @@
+"""The example DAGs run green under `airflow dags test` against the emulator; assert on what it received."""
+
+from __future__ import annotations
+
+import textwrap
+from email import message_from_bytes
+from email.policy import default
+
+import pytest
+
+from airflow_provider_mail.hooks.sender25 import SEND_MESSAGE_PATH, SEND_RAW_PATH
+from airflow_provider_mail.testing import Fault
+from airflow_provider_mail.utils.task_context import TRACE_HEADER
+
+pytestmark = pytest.mark.dag_run
+
+
+def sends(emulator, path=SEND_MESSAGE_PATH):
+    return [r for r in emulator.requests if r.path == path]
+
+
+def test_example_send_delivers_the_invoice_with_template_bodies_attachment_cc_and_tag(
+    dags_test, sender25_emulator
+):
+    dags_test("example_sender25_send")
+    messages = sender25_emulator.messages()
+    assert sorted(m.rcpt_to for m in messages) == ["ana@example.org", "financeiro@example.org"]
+    message = messages[0]
+    assert message.subject.startswith("Fatura 2026-0042 (")
+    assert "Olá Ana Souza," in message.plain_body and "Total: R$ 1.234,56" in message.plain_body
+    assert "<b>2026-0042</b>" in message.html_body
+    assert message.attachments == [
+        ("fatura-2026-0042.csv", "text/csv", "número;total\n2026-0042;1.234,56\n".encode())
+    ]
+    assert message.tag == "invoice"
+    assert message.headers["X-Invoice-Number"] == "2026-0042"
+    assert message.headers[TRACE_HEADER].startswith(
+        "dag_id=example_sender25_send; task_id=send_invoice; run_id="
+    )
+    assert message.headers["Cc"] == "financeiro@example.org"
+    assert len(sends(sender25_emulator)) == 1
+
+
+def test_example_bulk_maps_over_100_recipients_and_sends_exactly_100_messages(dags_test, sender25_emulator):
+    dags_test("example_sender25_bulk", conf={"count": 100})
+    messages = sender25_emulator.messages()
+    assert len(messages) == 100
+    assert sorted(m.rcpt_to for m in messages) == sorted(f"cliente{n}@example.org" for n in range(1, 101))
+    assert len(sends(sender25_emulator)) == 100
+    map_indexes = {m.headers[TRACE_HEADER].split("map_index=")[1].split(";")[0] for m in messages}
+    assert map_indexes == {str(i) for i in range(100)}
+    assert {m.subject for m in messages} == {"Seu pedido foi enviado"}
+
+
+def test_example_raw_sends_the_email_message_with_its_inline_image(dags_test, sender25_emulator):
+    dags_test("example_sender25_raw")
+    (message,) = sender25_emulator.messages()
+    assert message.rcpt_to == "ana@example.org" and message.subject == "Novidades de novembro"
+    parsed = message_from_bytes(message.raw, policy=default)
+    (image,) = [part for part in parsed.walk() if part.get_content_type() == "image/png"]
+    assert image["Content-ID"] and image.get_content()[:4] == b"\x89PNG"
+    assert parsed["Message-ID"] and message.message_id == parsed["Message-ID"].strip("<>")
+    assert parsed[TRACE_HEADER].startswith("dag_id=example_sender25_raw")
+    assert len(sends(sender25_emulator, SEND_RAW_PATH)) == 1
+
+
+def test_example_alerts_sends_one_readable_mail_for_the_failure(dags_test, sender25_emulator):
+    dags_test("example_sender25_alerts")
+    (message,) = sender25_emulator.messages()
+    assert message.rcpt_to == "oncall@example.org"
+    assert message.subject == "Airflow: example_sender25_alerts.load_payments failed (try 1)"
+    assert "payments file for today is missing" in message.plain_body
+    assert "Task: load_payments" in message.plain_body
+    assert "payments file for today is missing" in message.html_body
+
+
+RETRY_DAG = textwrap.dedent(
+    """
+    from datetime import datetime, timedelta
+
+    from airflow_provider_mail._compat import dag
+    from airflow_provider_mail.operators.sender25 import Sender25SendEmailOperator
+
+
+    @dag(dag_id="retried_send", schedule=None, start_date=datetime(2026, 1, 1), catchup=False)
+    def retried_send():
+        Sender25SendEmailOperator(
+            task_id="send",
+            to="ana@example.org",
+            from_email="n@example.com",
+            subject="Once only",
+            plain_body="hi",
+            retries=2,
+            retry_delay=timedelta(seconds=0),
+        )
+
+
+    retried_send()
+    """
+)
+
+
+@pytest.fixture
+def retry_dag_folder(tmp_path):
+    (tmp_path / "retried_send.py").write_text(RETRY_DAG)
+    return tmp_path
+
+
+def test_an_ambiguous_send_is_not_retried_by_airflow_so_the_recipient_gets_one_message(
+    dags_test, sender25_emulator, retry_dag_folder
+):
+    sender25_emulator.inject(Fault.RESET_AFTER_BODY, count=10)  # the API queued it, the answer was lost
+    output = dags_test("retried_send", dags_folder=retry_dag_folder, expect_exit=1)
+    assert "AmbiguousSendError" in output
+    assert len(sends(sender25_emulator)) == 1
+    assert [m.rcpt_to for m in sender25_emulator.messages()] == ["ana@example.org"]
+
+
+def test_a_send_that_never_reached_the_api_is_retried_by_airflow_and_sent_once(
+    dags_test, sender25_emulator, retry_dag_folder
+):
+    sender25_emulator.inject(Fault.HTTP_503, count=1)  # refused at the front: provably not sent
+    dags_test("retried_send", dags_folder=retry_dag_folder, conn_extra={"max_retries": 0})
+    assert len(sends(sender25_emulator)) == 2
+    (message,) = sender25_emulator.messages()
+    assert message.headers[TRACE_HEADER].endswith("try_number=2")
