@@ -6,18 +6,29 @@ task **without** using its retries (marked *fatal* below)::
 
     MailProviderError                       base of everything raised by this provider
     ├── MailConfigurationError          *   the connection or arguments are wrong (names the fix)
+    ├── MailValidationError             *   a message argument is invalid (code + text), found before sending
     │   └── Sender25RedirectError       *   the API answered 3xx: wrong scheme/host in the connection
     ├── AmbiguousSendError              *   a send may or may not have been accepted: never retried
     ├── Sender25ApiError                    the API answered with an error envelope (code + message)
     │   ├── Sender25AuthError           *   AccessDenied, InvalidServerAPIKey, ServerSuspended
-    │   ├── Sender25ValidationError     *   a send was refused (NoRecipients, NoContent, …);
-    │   │                                   raised client-side before any request with the same code
+    │   ├── Sender25ValidationError     *   a send was refused (NoRecipients, NoContent, …); also a
+    │   │                                   MailValidationError; client-side checks use the same code
     │   ├── Sender25MessageNotFound     *   MessageNotFound: unknown id (or past retention)
     │   └── Sender25ParameterError      *   status "parameter-error" (no code): a malformed request
     ├── Sender25PayloadTooLarge         *   HTTP 413 from the front proxy (attachments too big)
     ├── Sender25TransportError              connection failure, timeout, 429/5xx after the retries
-    └── Sender25UnexpectedResponse          not an API envelope: HTML page, empty/truncated body,
-                                            {"status": 500}, "invalid-json", "internal-server-error"
+    ├── Sender25UnexpectedResponse          not an API envelope: HTML page, empty/truncated body,
+    │                                       {"status": 500}, "invalid-json", "internal-server-error"
+    ├── XmailerReportError                  the report endpoint answered an error line (code + text)
+    │   ├── XmailerMissingParameters    *   "FALTAM PARAMETROS" / codigo 208
+    │   ├── XmailerAuthError            *   "FALHA DE AUTENTICACAO" / codigo 207
+    │   ├── XmailerBadDate              *   "DATA COM FORMATO INCORRETO" / codigo 210
+    │   └── XmailerBadTime              *   "HORA COM FORMATO INCORRETO" / codigo 211
+    ├── XmailerReportParseError             a malformed report line in ``strict`` mode
+    ├── XmailerTransportError               report or SMTP connection failure/timeout after the retries
+    └── XmailerSmtpError                    the relay refused the transaction (code + text)
+        ├── XmailerSmtpAuthError        *   AUTH refused (535) or required but impossible
+        └── XmailerRecipientsRefused    *   every recipient was refused, or any with ``fail_on_refused``
 
 No exception text, ``repr`` or attribute ever holds an API key: the ``token`` echoed by
 ``InvalidServerAPIKey`` is redacted before the exception is built.
@@ -42,6 +53,21 @@ class FatalMailProviderError(MailProviderError, AirflowFailException):
 
 class MailConfigurationError(FatalMailProviderError):
     """The connection or the task arguments are wrong; the message says what to change."""
+
+
+class MailValidationError(FatalMailProviderError):
+    """An argument of a message is invalid; raised before anything is sent.
+
+    :param message: what is wrong, naming the argument and the value.
+    :param code: a stable code, e.g. ``InvalidAddress``, ``HeaderInjection``, ``AttachmentTooLarge``.
+    """
+
+    code: str | None
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 class Sender25RedirectError(MailConfigurationError):
@@ -101,7 +127,9 @@ class Sender25ApiError(MailProviderError):
         self.message = message or ""
         self.data = redact_error_data(data or {})
         self.http_status = http_status
-        super().__init__(self._describe())
+        # Not super(): in Sender25ValidationError the next class is MailValidationError, whose
+        # attributes this constructor has already set.
+        MailProviderError.__init__(self, self._describe())
 
     def _describe(self) -> str:
         text = self.message or "(the service sent no message)"
@@ -112,7 +140,7 @@ class Sender25AuthError(Sender25ApiError, FatalMailProviderError):
     """The API key was missing, is not a valid server API key, or the mail server is suspended."""
 
 
-class Sender25ValidationError(Sender25ApiError, FatalMailProviderError):
+class Sender25ValidationError(Sender25ApiError, MailValidationError):
     """A send was refused for its content; same ``code`` whether found by the client or the server."""
 
 
@@ -159,6 +187,80 @@ class Sender25UnexpectedResponse(MailProviderError):
         super().__init__(message)
         self.http_status = http_status
         self.body_excerpt = body_excerpt
+
+
+class XmailerReportError(MailProviderError):
+    """The report endpoint answered an error instead of rows.
+
+    :param message: the service's status text, e.g. ``STATUS: ERRO - FALTAM PARAMETROS``.
+    :param code: the JSON ``codigo`` (``"207"`` …) or the equivalent for text answers.
+    """
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(f"xmailer report error {code or ''}: {message}".replace("  ", " "))
+        self.code = code
+        self.message = message
+
+
+class XmailerMissingParameters(XmailerReportError, FatalMailProviderError):
+    """A required report parameter was missing (``FALTAM PARAMETROS``, codigo 208)."""
+
+
+class XmailerAuthError(XmailerReportError, FatalMailProviderError):
+    """The SMTP user/password (or token) was refused (``FALHA DE AUTENTICACAO``, codigo 207)."""
+
+
+class XmailerBadDate(XmailerReportError, FatalMailProviderError):
+    """A window date was not ``YYYY-MM-DD`` (codigo 210)."""
+
+
+class XmailerBadTime(XmailerReportError, FatalMailProviderError):
+    """A window time was not ``HH:MM`` (codigo 211)."""
+
+
+class XmailerReportParseError(MailProviderError):
+    """A report line could not be parsed (raised only in ``strict`` mode).
+
+    :param line_number: 1-based line (or row) number.
+    :param line: the offending text, shortened.
+    """
+
+    def __init__(self, message: str, *, line_number: int, line: str) -> None:
+        super().__init__(message)
+        self.line_number = line_number
+        self.line = line
+
+
+class XmailerTransportError(MailProviderError):
+    """The report endpoint or the SMTP relay could not be reached or timed out (after the retries)."""
+
+
+class XmailerSmtpError(MailProviderError):
+    """The SMTP relay refused the transaction before DATA (nothing was queued).
+
+    :param smtp_code: the reply code, e.g. 535.
+    :param smtp_text: the reply text.
+    """
+
+    def __init__(self, message: str, *, smtp_code: int | None = None, smtp_text: str = "") -> None:
+        super().__init__(message)
+        self.smtp_code = smtp_code
+        self.smtp_text = smtp_text
+
+
+class XmailerSmtpAuthError(XmailerSmtpError, FatalMailProviderError):
+    """The relay refused the SMTP credentials (or offers no AUTH over a protected channel)."""
+
+
+class XmailerRecipientsRefused(XmailerSmtpError, FatalMailProviderError):
+    """Recipients were refused at RCPT; ``refused`` maps each to ``"code text"``.
+
+    :param refused: recipient → the relay's reply.
+    """
+
+    def __init__(self, message: str, *, refused: dict[str, str]) -> None:
+        super().__init__(message)
+        self.refused = dict(refused)
 
 
 SENDER25_AUTH_CODES = frozenset({"AccessDenied", "InvalidServerAPIKey", "ServerSuspended"})

@@ -1,7 +1,7 @@
 """E-mail address parsing shared by every sender: splitting, validation, IDN and display names.
 
 Pure functions, no I/O. Errors are raised as
-:class:`~airflow_provider_mail.exceptions.Sender25ValidationError` with code
+:class:`~airflow_provider_mail.exceptions.MailValidationError` with code
 ``InvalidAddress`` or ``HeaderInjection`` and a message naming the argument and the value.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from email.utils import formataddr, parseaddr
 
-from airflow_provider_mail.exceptions import Sender25ValidationError
+from airflow_provider_mail.exceptions import MailValidationError
 
 # Local part: the dot-atom of RFC 5322 (quoted local parts are legal but never seen in practice and
 # Postal's own parser rejects most of them, so we refuse them up front rather than at delivery).
@@ -50,7 +50,7 @@ def reject_line_breaks(value: str, *, argument: str) -> None:
     :param argument: the argument's name, for the error message.
     """
     if _CONTROL_CHARS.search(value):
-        raise Sender25ValidationError(
+        raise MailValidationError(
             f"`{argument}` contains a line break or NUL ({value!r}); header values must be one line",
             code="HeaderInjection",
         )
@@ -70,7 +70,7 @@ def split_address_list(value: str | Iterable[str] | None) -> list[str]:
     result: list[str] = []
     for item in items:
         if not isinstance(item, str):
-            raise Sender25ValidationError(
+            raise MailValidationError(
                 f"recipient {item!r} is a {type(item).__name__}, expected a string", code="InvalidAddress"
             )
         result.extend(part for part in _split_outside_quotes(item) if part)
@@ -110,7 +110,7 @@ def parse_address(value: str, *, argument: str) -> EmailAddress:
     :param argument: the argument it came from, named in errors.
     """
     if not isinstance(value, str):
-        raise Sender25ValidationError(
+        raise MailValidationError(
             f"`{argument}` must be a string address, got {type(value).__name__}", code="InvalidAddress"
         )
     reject_line_breaks(value, argument=argument)
@@ -141,8 +141,8 @@ def _ascii_domain(domain: str, argument: str, value: str) -> str:
     return ascii_domain.lower()
 
 
-def _invalid(argument: str, value: str, reason: str) -> Sender25ValidationError:
-    return Sender25ValidationError(
+def _invalid(argument: str, value: str, reason: str) -> MailValidationError:
+    return MailValidationError(
         f"`{argument}` has an invalid address {value!r}: {reason}", code="InvalidAddress"
     )
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_mail.exceptions import Sender25ValidationError
+from airflow_provider_mail.exceptions import MailValidationError
 from airflow_provider_mail.utils.sender25_payload import Attachment, coerce_attachment
 
 #: Default limit of the base64-encoded attachments of one message (what travels inside the JSON).
@@ -47,7 +47,7 @@ def load_attachments(
         attachment = _load_one(item, index)
         total += encoded_size(len(attachment.data))
         if max_total_bytes is not None and total > max_total_bytes:
-            raise Sender25ValidationError(
+            raise MailValidationError(
                 f"attachment {attachment.name!r} brings the message to {total:,} bytes once base64-encoded, "
                 f"over the limit of {max_total_bytes:,} (max_attachment_size); send a link instead or raise "
                 "the limit if the service accepts it",
@@ -71,7 +71,7 @@ def _load_one(item: Any, index: int) -> Attachment:
     if isinstance(item, (str, os.PathLike)):
         path = Path(item).expanduser()
         return _read(path, str(path), path.name)
-    raise Sender25ValidationError(
+    raise MailValidationError(
         f"attachments[{index}] is a {type(item).__name__}; give a path, a URL, an ObjectStoragePath, "
         "or a (filename, bytes, content_type) tuple",
         code="InvalidArgument",
@@ -82,7 +82,7 @@ def _read(source: Any, shown: str, name: str) -> Attachment:
     try:
         data = source.read_bytes()
     except (FileNotFoundError, IsADirectoryError, PermissionError) as err:
-        raise Sender25ValidationError(
+        raise MailValidationError(
             f"attachment {shown!r} cannot be read: {err.strerror or err}", code="AttachmentNotFound"
         ) from err
     return Attachment(name=name, data=data)

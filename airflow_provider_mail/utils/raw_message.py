@@ -12,7 +12,7 @@ from email.policy import SMTP
 from email.utils import getaddresses, make_msgid
 from pathlib import Path
 
-from airflow_provider_mail.exceptions import Sender25ValidationError
+from airflow_provider_mail.exceptions import MailValidationError
 from airflow_provider_mail.utils.addresses import reject_line_breaks
 
 
@@ -28,7 +28,7 @@ def load_raw_message(message: Message | bytes | str | Path) -> bytes:
     if isinstance(message, str):
         message = message.encode("utf-8")
     if not isinstance(message, (bytes, bytearray)):
-        raise Sender25ValidationError(
+        raise MailValidationError(
             f"`message` must be an EmailMessage, bytes, str or an .eml path, got {type(message).__name__}",
             code="InvalidArgument",
         )
@@ -49,12 +49,10 @@ def prepare_raw_message(raw: bytes, *, extra_headers: dict[str, str] | None = No
     header_block = raw.split(b"\r\n\r\n", 1)[0]
     parsed = message_from_bytes(header_block + b"\r\n\r\n")
     if not raw.strip() or (parsed.defects and not parsed.keys()):
-        raise Sender25ValidationError(
-            "`message` does not parse as an RFC 2822 message", code="InvalidArgument"
-        )
+        raise MailValidationError("`message` does not parse as an RFC 2822 message", code="InvalidArgument")
     from_header = parsed.get("From")
     if not from_header:
-        raise Sender25ValidationError("`message` has no From header", code="FromAddressMissing")
+        raise MailValidationError("`message` has no From header", code="FromAddressMissing")
     prepended: list[str] = []
     message_id = (parsed.get("Message-ID") or "").strip()
     if not message_id:

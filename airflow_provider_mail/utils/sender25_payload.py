@@ -7,21 +7,24 @@ request that would be refused is refused here, before any network call, with the
 from __future__ import annotations
 
 import base64
+import functools
 import mimetypes
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email import message_from_bytes
 from email.message import Message
 from email.policy import SMTP
-from typing import Any
+from typing import Any, TypeVar
 
-from airflow_provider_mail.exceptions import Sender25ValidationError
+from airflow_provider_mail.exceptions import MailValidationError, Sender25ValidationError
 from airflow_provider_mail.utils.addresses import (
     dedupe_recipients,
     parse_address,
     parse_address_list,
     reject_line_breaks,
 )
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 MAX_ADDRESSES_PER_FIELD = 50
 
@@ -102,6 +105,25 @@ def coerce_attachment(item: AttachmentLike, *, index: int) -> Attachment:
     )
 
 
+def as_sender25_error(function: _F) -> _F:
+    """Re-raise the shared validators' :class:`MailValidationError` as :class:`Sender25ValidationError`.
+
+    :param function: a payload builder.
+    """
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except Sender25ValidationError:
+            raise
+        except MailValidationError as err:
+            raise Sender25ValidationError(err.message, code=err.code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@as_sender25_error
 def build_send_message_payload(
     *,
     to: str | Iterable[str] | None,
@@ -188,6 +210,7 @@ def build_send_message_payload(
     return payload
 
 
+@as_sender25_error
 def build_send_raw_payload(
     *, mail_from: str, rcpt_to: str | Iterable[str] | None, data: bytes | str | Message, bounce: bool = False
 ) -> dict[str, Any]:

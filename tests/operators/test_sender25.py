@@ -14,7 +14,7 @@ from airflow_provider_mail._compat import DAG
 from airflow_provider_mail.exceptions import (
     AmbiguousSendError,
     MailConfigurationError,
-    Sender25ValidationError,
+    MailValidationError,
 )
 from airflow_provider_mail.operators.sender25 import Sender25SendEmailOperator, Sender25SendRawOperator
 from airflow_provider_mail.testing import Fault
@@ -149,7 +149,7 @@ def test_attachment_path_is_templated_and_txt_paths_are_not_read_as_templates(se
 
 def test_attachments_over_the_limit_fail_before_sending_naming_the_file(sender25_conn, tmp_path):
     (tmp_path / "big.bin").write_bytes(b"x" * 3000)
-    with pytest.raises(Sender25ValidationError) as info:
+    with pytest.raises(MailValidationError) as info:
         run(make(attachments=[("small.txt", b"ok"), str(tmp_path / "big.bin")], max_attachment_size=4000))
     assert info.value.code == "AttachmentTooLarge"
     assert "'big.bin'" in str(info.value) and "4,004" in str(info.value)  # 3002 bytes -> 4004 in base64
@@ -157,7 +157,7 @@ def test_attachments_over_the_limit_fail_before_sending_naming_the_file(sender25
 
 
 def test_a_missing_attachment_file_is_named(sender25_conn, tmp_path):
-    with pytest.raises(Sender25ValidationError, match=r"nope\.pdf") as info:
+    with pytest.raises(MailValidationError, match=r"nope\.pdf") as info:
         run(make(attachments=[str(tmp_path / "nope.pdf")]))
     assert info.value.code == "AttachmentNotFound"
 
@@ -202,7 +202,7 @@ def test_a_missing_attachment_file_is_named(sender25_conn, tmp_path):
     ],
 )
 def test_pre_send_validation_names_the_argument(sender25_conn, kwargs, code, argument):
-    with pytest.raises(Sender25ValidationError) as info:
+    with pytest.raises(MailValidationError) as info:
         run(make(**kwargs))
     assert info.value.code == code
     assert argument in str(info.value)
@@ -350,7 +350,7 @@ def test_raw_operator_renders_an_eml_template_file(sender25_conn, tmp_path):
     [(b"Subject: x\r\n\r\nno from", "FromAddressMissing"), (b"", "InvalidArgument"), (42, "InvalidArgument")],
 )
 def test_raw_operator_refuses_messages_without_from_before_sending(sender25_conn, message, code):
-    with pytest.raises(Sender25ValidationError) as info:
+    with pytest.raises(MailValidationError) as info:
         run(
             make(Sender25SendRawOperator, mail_from="n@example.com", rcpt_to="a@example.org", message=message)
         )

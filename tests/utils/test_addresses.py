@@ -7,7 +7,7 @@ from email.policy import default
 
 import pytest
 
-from airflow_provider_mail.exceptions import Sender25ValidationError
+from airflow_provider_mail.exceptions import MailValidationError
 from airflow_provider_mail.utils.addresses import (
     dedupe_recipients,
     parse_address,
@@ -79,7 +79,7 @@ def test_parse_address_normalises_names_and_domains(value, addr_spec, display_na
     ],
 )
 def test_parse_address_rejects_malformed_addresses_naming_argument_and_value(value):
-    with pytest.raises(Sender25ValidationError) as info:
+    with pytest.raises(MailValidationError) as info:
         parse_address(value, argument="cc")
     assert info.value.code == "InvalidAddress"
     assert "`cc`" in str(info.value) and repr(value) in str(info.value)
@@ -89,13 +89,13 @@ def test_parse_address_rejects_malformed_addresses_naming_argument_and_value(val
     "value", ["a@example.org\r\nBcc: x@y.org", "Ana\n <a@example.org>", "a@example.org\x00"]
 )
 def test_parse_address_rejects_line_breaks(value):
-    with pytest.raises(Sender25ValidationError) as info:
+    with pytest.raises(MailValidationError) as info:
         parse_address(value, argument="to")
     assert info.value.code == "HeaderInjection"
 
 
 def test_non_string_recipient_is_refused():
-    with pytest.raises(Sender25ValidationError, match="int"):
+    with pytest.raises(MailValidationError, match="int"):
         parse_address_list([42], argument="to")
 
 
