@@ -22,11 +22,22 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": "Sender25",
                 "external-doc-url": "https://br-app.sender25.com",
                 "tags": ["service"],
-            }
+            },
+            {
+                "integration-name": "xmailer",
+                "external-doc-url": "https://docs.xmailer.com.br",
+                "tags": ["service"],
+            },
         ],
         "hooks": [
             {"integration-name": "Sender25", "python-modules": ["airflow_provider_mail.hooks.sender25"]},
+            {"integration-name": "xmailer", "python-modules": ["airflow_provider_mail.hooks.xmailer"]},
         ],
+        "operators": [
+            {"integration-name": "Sender25", "python-modules": ["airflow_provider_mail.operators.sender25"]},
+            {"integration-name": "xmailer", "python-modules": ["airflow_provider_mail.operators.xmailer"]},
+        ],
+        "notifications": ["airflow_provider_mail.notifications.sender25.Sender25Notifier"],
         "connection-types": [
             {
                 "connection-type": "sender25",
@@ -88,6 +99,76 @@ def get_provider_info() -> dict[str, Any]:
                         "schema": {"type": ["boolean", "null"], "default": False},
                     },
                 },
-            }
+            },
+            {
+                "connection-type": "xmailer",
+                "hook-class-name": "airflow_provider_mail.hooks.xmailer.XmailerReportHook",
+                "hook-name": "xmailer",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["extra"],
+                    "relabeling": {
+                        "login": "SMTP user (usuario_smtp)",
+                        "password": "SMTP password, or report token",
+                        "host": "Report host or base URL",
+                        "schema": "Scheme",
+                    },
+                    "placeholders": {
+                        "host": "api.xmailer.com.br (default)",
+                        "schema": "https",
+                        "login": "user from the xmailer panel",
+                        "smtp_host": "smtp.xmailer.com.br",
+                        "smtp_port": "587",
+                        "timezone": "America/Sao_Paulo",
+                        "report_path": "/http/report.php",
+                    },
+                },
+                "conn-fields": {
+                    "auth": {
+                        "label": "Report auth",
+                        "description": "password (user + password, default) or token (token_auth).",
+                        "schema": {"type": ["string", "null"], "enum": ["password", "token", None]},
+                    },
+                    "report_path": {
+                        "label": "Report path",
+                        "description": "Path of the report endpoint (default /http/report.php).",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "timezone": {
+                        "label": "Service time zone",
+                        "description": "Time zone of report times (default America/Sao_Paulo).",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "smtp_host": {
+                        "label": "SMTP host",
+                        "description": "The relay host (default smtp.xmailer.com.br).",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "smtp_port": {
+                        "label": "SMTP port",
+                        "description": "587 for STARTTLS (default) or 465 for implicit TLS.",
+                        "schema": {"type": ["integer", "null"], "default": 587},
+                    },
+                    "smtp_tls": {
+                        "label": "SMTP TLS",
+                        "description": "starttls, ssl or none (none only to loopback).",
+                        "schema": {"type": ["string", "null"], "enum": ["starttls", "ssl", "none", None]},
+                    },
+                    "from_email": {
+                        "label": "Default From address",
+                        "description": "Sender used when a task gives none.",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "timeout": {
+                        "label": "Timeout (s)",
+                        "description": "Seconds to wait for the report or the relay (default 60).",
+                        "schema": {"type": ["number", "null"], "default": 60},
+                    },
+                    "max_retries": {
+                        "label": "Max retries",
+                        "description": "Retries of report requests and SMTP connects (3).",
+                        "schema": {"type": ["integer", "null"], "default": 3, "minimum": 0},
+                    },
+                },
+            },
         ],
     }

@@ -11,6 +11,9 @@ import pytest
 from airflow_provider_mail._compat import provider_info_schema_path
 from airflow_provider_mail.get_provider_info import get_provider_info
 from airflow_provider_mail.hooks.sender25 import Sender25Hook
+from airflow_provider_mail.hooks.xmailer import XmailerReportHook
+
+HOOKS = {"sender25": Sender25Hook, "xmailer": XmailerReportHook}
 
 INFO = get_provider_info()
 
@@ -45,20 +48,26 @@ def test_every_listed_module_imports(module):
     importlib.import_module(module)
 
 
-def _sender25_entry():
-    (entry,) = [c for c in INFO["connection-types"] if c["connection-type"] == "sender25"]
+def _entry(conn_type):
+    (entry,) = [c for c in INFO["connection-types"] if c["connection-type"] == conn_type]
     return entry
 
 
-def test_connection_type_matches_the_hook_attributes():
-    entry = _sender25_entry()
-    assert entry["hook-class-name"] == f"{Sender25Hook.__module__}.{Sender25Hook.__name__}"
-    assert (entry["connection-type"], entry["hook-name"]) == (Sender25Hook.conn_type, Sender25Hook.hook_name)
+def test_every_connection_type_has_a_hook():
+    assert {c["connection-type"] for c in INFO["connection-types"]} == set(HOOKS)
 
 
-def test_ui_field_behaviour_matches_the_hook_method():
-    behaviour = _sender25_entry()["ui-field-behaviour"]
-    from_hook = Sender25Hook.get_ui_field_behaviour()
+@pytest.mark.parametrize("conn_type", sorted(HOOKS))
+def test_connection_type_matches_the_hook_attributes(conn_type):
+    entry, hook = _entry(conn_type), HOOKS[conn_type]
+    assert entry["hook-class-name"] == f"{hook.__module__}.{hook.__name__}"
+    assert (entry["connection-type"], entry["hook-name"]) == (hook.conn_type, hook.hook_name)
+
+
+@pytest.mark.parametrize("conn_type", sorted(HOOKS))
+def test_ui_field_behaviour_matches_the_hook_method(conn_type):
+    behaviour = _entry(conn_type)["ui-field-behaviour"]
+    from_hook = HOOKS[conn_type].get_ui_field_behaviour()
     assert behaviour["hidden-fields"] == from_hook["hidden_fields"]
     assert behaviour["relabeling"] == from_hook["relabeling"]
     assert behaviour["placeholders"] == from_hook["placeholders"]
@@ -72,10 +81,11 @@ WIDGET_CLASS_FOR_SCHEMA = {
 }
 
 
-def test_form_widgets_match_conn_fields():
+@pytest.mark.parametrize("conn_type", sorted(HOOKS))
+def test_form_widgets_match_conn_fields(conn_type):
     pytest.importorskip("wtforms")  # part of the test extra on every supported Airflow
-    conn_fields = _sender25_entry()["conn-fields"]
-    widgets = Sender25Hook.get_connection_form_widgets()
+    conn_fields = _entry(conn_type)["conn-fields"]
+    widgets = HOOKS[conn_type].get_connection_form_widgets()
     assert list(widgets) == list(conn_fields)
     for name, field in widgets.items():
         spec = conn_fields[name]

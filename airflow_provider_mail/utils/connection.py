@@ -68,7 +68,11 @@ def resolve_sender25_settings(
     )
     return Sender25ConnectionSettings(
         conn_id=conn.conn_id,
-        base_url=build_base_url(conn, allow_insecure_http=extras.boolean("allow_insecure_http", False)),
+        base_url=build_base_url(
+            conn,
+            default_url=DEFAULT_SENDER25_URL,
+            allow_insecure_http=extras.boolean("allow_insecure_http", False),
+        ),
         api_key=conn.password,
         timeout=timeout if timeout is not None else extras.number("timeout", 30.0),
         connect_timeout=extras.number("connect_timeout", 10.0),
@@ -78,18 +82,19 @@ def resolve_sender25_settings(
     )
 
 
-def build_base_url(conn: Connection, *, allow_insecure_http: bool) -> str:
+def build_base_url(conn: Connection, *, default_url: str, allow_insecure_http: bool) -> str:
     """Build the API base URL from ``host`` (a name or a full URL), ``schema`` and ``port``.
 
     Plain ``http`` is refused for non-loopback hosts unless ``allow_insecure_http`` is set: the API key
     would cross the network in clear text.
 
     :param conn: the Airflow connection.
+    :param default_url: used when the connection has no host.
     :param allow_insecure_http: the extra that permits plain http to a remote host.
     """
     host = (conn.host or "").strip()
     if not host:
-        host = DEFAULT_SENDER25_URL
+        host = default_url
     if "://" not in host:
         scheme = (conn.schema or "https").strip().lower()
         port = f":{conn.port}" if conn.port else ""
@@ -104,7 +109,7 @@ def build_base_url(conn: Connection, *, allow_insecure_http: bool) -> str:
         host = f"{parts.scheme}://{parts.netloc}:{conn.port}{parts.path}"
     if parts.scheme == "http" and not allow_insecure_http and not is_loopback(parts.hostname):
         raise MailConfigurationError(
-            f"Connection {conn.conn_id!r} uses plain http to {parts.hostname}: the API key would travel in "
+            f"Connection {conn.conn_id!r} uses plain http to {parts.hostname}: its secret would travel in "
             "clear text. Use schema 'https', or set the extra allow_insecure_http=true if you must."
         )
     return host.rstrip("/")

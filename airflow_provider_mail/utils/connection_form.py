@@ -1,4 +1,4 @@
-"""Connection form of the ``sender25`` type for Airflow < 3.2, which asks the hook for wtforms widgets.
+"""Connection forms of ``sender25`` and ``xmailer`` for Airflow < 3.2, which asks hooks for wtforms widgets.
 
 Airflow 3.2+ reads the same fields from ``get_provider_info()["connection-types"]`` without importing
 this module; ``tests/test_get_provider_info.py`` keeps the two descriptions in sync.
@@ -46,8 +46,50 @@ SENDER25_EXTRA_FIELDS: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
+XMAILER_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden_fields": ["extra"],
+    "relabeling": {
+        "login": "SMTP user (usuario_smtp)",
+        "password": "SMTP password, or report token",
+        "host": "Report host or base URL",
+        "schema": "Scheme",
+    },
+    "placeholders": {
+        "host": "api.xmailer.com.br (default)",
+        "schema": "https",
+        "login": "user from the xmailer panel",
+        "smtp_host": "smtp.xmailer.com.br",
+        "smtp_port": "587",
+        "timezone": "America/Sao_Paulo",
+        "report_path": "/http/report.php",
+    },
+}
+
+XMAILER_EXTRA_FIELDS: tuple[tuple[str, str, str, str], ...] = (
+    ("auth", "Report auth", "string", "password (user + password, default) or token (token_auth)."),
+    ("report_path", "Report path", "string", "Path of the report endpoint (default /http/report.php)."),
+    ("timezone", "Service time zone", "string", "Time zone of report times (default America/Sao_Paulo)."),
+    ("smtp_host", "SMTP host", "string", "The relay host (default smtp.xmailer.com.br)."),
+    ("smtp_port", "SMTP port", "integer", "587 for STARTTLS (default) or 465 for implicit TLS."),
+    ("smtp_tls", "SMTP TLS", "string", "starttls, ssl or none (none only to loopback)."),
+    ("from_email", "Default From address", "string", "Sender used when a task gives none."),
+    ("timeout", "Timeout (s)", "number", "Seconds to wait for the report or the relay (default 60)."),
+    ("max_retries", "Max retries", "integer", "Retries of report requests and SMTP connects (3)."),
+)
+
+
+def xmailer_form_widgets() -> dict[str, Any]:
+    """Build the wtforms fields of the ``xmailer`` extras."""
+    return _widgets(XMAILER_EXTRA_FIELDS)
+
+
 def sender25_form_widgets() -> dict[str, Any]:
-    """Build the wtforms fields of the extras (imports the UI libraries only when called)."""
+    """Build the wtforms fields of the ``sender25`` extras."""
+    return _widgets(SENDER25_EXTRA_FIELDS)
+
+
+def _widgets(fields: tuple[tuple[str, str, str, str], ...]) -> dict[str, Any]:
+    """Build wtforms fields (imports the UI libraries only when called)."""
     from wtforms import BooleanField, IntegerField, StringField
     from wtforms.validators import NumberRange, Optional
 
@@ -62,7 +104,7 @@ def sender25_form_widgets() -> dict[str, Any]:
         return {"widget": BS3TextFieldWidget()} if BS3TextFieldWidget else {}
 
     widgets: dict[str, Any] = {}
-    for name, label, kind, description in SENDER25_EXTRA_FIELDS:
+    for name, label, kind, description in fields:
         if kind == "boolean":
             widgets[name] = BooleanField(lazy_gettext(label), default=False, description=description)
         elif kind == "integer":
