@@ -23,6 +23,20 @@ def example_sender25_bulk():
         count = int((params or {}).get("count", 3))
         return [f"Cliente {number} <cliente{number}@example.org>" for number in range(1, count + 1)]
 
+    @task
+    def vip_messages(customers: list[str]) -> list[dict]:
+        """Per-recipient subjects and bodies, for ``expand_kwargs``."""
+        return [
+            {
+                "to": customer,
+                "subject": f"Obrigado, {customer.split('<')[0].strip()}!",
+                "plain_body": "Você ganhou frete grátis no próximo pedido.",
+            }
+            for customer in customers[:3]
+        ]
+
+    customers = customers_to_notify()
+
     # [START howto_operator_sender25_mapped]
     Sender25SendEmailOperator.partial(
         task_id="notify_customer",
@@ -30,7 +44,11 @@ def example_sender25_bulk():
         subject="Seu pedido foi enviado",
         plain_body="Olá! Seu pedido saiu para entrega em {{ ds }}.",
         tag="shipping",
-    ).expand(to=customers_to_notify())
+    ).expand(to=customers)
+
+    Sender25SendEmailOperator.partial(
+        task_id="thank_vip", from_email="Acme <news@example.com>", tag="vip"
+    ).expand_kwargs(vip_messages(customers))
     # [END howto_operator_sender25_mapped]
 
 

@@ -92,8 +92,10 @@ def dags_test(airflow_db, sender25_emulator):
         expect_exit: int = 0,
         dags_folder: Path | None = None,
         conn_extra: dict | None = None,
+        extra_env: dict | None = None,
     ) -> str:
         env = {"AIRFLOW_CONN_SENDER25_DEFAULT": sender25_emulator.airflow_connection(**(conn_extra or {}))}
+        env.update(extra_env or {})
         if dags_folder is not None:
             env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags_folder)
         args = ["dags", "test", *(["-c", json.dumps(conf)] if conf else []), dag_id]

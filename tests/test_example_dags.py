@@ -43,10 +43,12 @@ def test_example_send_delivers_the_invoice_with_template_bodies_attachment_cc_an
 
 def test_example_bulk_maps_over_100_recipients_and_sends_exactly_100_messages(dags_test, sender25_emulator):
     dags_test("example_sender25_bulk", conf={"count": 100})
-    messages = sender25_emulator.messages()
+    vip = [m for m in sender25_emulator.messages() if m.tag == "vip"]
+    assert sorted(m.subject for m in vip) == [f"Obrigado, Cliente {n}!" for n in (1, 2, 3)]  # expand_kwargs
+    messages = [m for m in sender25_emulator.messages() if m.tag == "shipping"]
     assert len(messages) == 100
     assert sorted(m.rcpt_to for m in messages) == sorted(f"cliente{n}@example.org" for n in range(1, 101))
-    assert len(sends(sender25_emulator)) == 100
+    assert len(sends(sender25_emulator)) == 103
     map_indexes = {m.headers[TRACE_HEADER].split("map_index=")[1].split(";")[0] for m in messages}
     assert map_indexes == {str(i) for i in range(100)}
     assert {m.subject for m in messages} == {"Seu pedido foi enviado"}
@@ -124,3 +126,51 @@ def test_a_send_that_never_reached_the_api_is_retried_by_airflow_and_sent_once(
     assert len(sends(sender25_emulator)) == 2
     (message,) = sender25_emulator.messages()
     assert message.headers[TRACE_HEADER].endswith("try_number=2")
+
+
+@pytest.fixture
+def xmailer_env(xmailer_emulator):
+    return {"AIRFLOW_CONN_XMAILER_DEFAULT": xmailer_emulator.airflow_connection(retry_backoff=0.01)}
+
+
+def test_example_xmailer_send_queues_the_receipt_and_keeps_its_queue_id(
+    dags_test, xmailer_emulator, xmailer_env
+):
+    output = dags_test("example_xmailer_send", extra_env=xmailer_env)
+    (received,) = xmailer_emulator.messages
+    assert received.rcpt_tos == ["ana@example.org", "bo@example.org"]
+    assert f"queued as {received.queue_id}" in output
+    assert received.parsed["Subject"].startswith("Recibo ")
+    assert received.parsed[TRACE_HEADER].startswith("dag_id=example_xmailer_send; task_id=send_receipt")
+
+
+def test_example_xmailer_daily_report_exports_the_window(dags_test, xmailer_emulator, xmailer_env, tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from airflow_provider_mail.hooks.xmailer import XmailerSmtpHook
+    from airflow_provider_mail.utils.mime import build_email_message
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AIRFLOW_CONN_XMAILER_DEFAULT", xmailer_env["AIRFLOW_CONN_XMAILER_DEFAULT"])
+        XmailerSmtpHook().send(
+            build_email_message(
+                to=["a@example.org", "b+hardfail@example.org"],
+                from_email="n@example.com",
+                subject="s",
+                plain_body="b",
+            )
+        )
+    xmailer_emulator.advance(120)
+    now = datetime.fromtimestamp(xmailer_emulator.now(), timezone.utc)
+    conf = {
+        "start": (now - timedelta(hours=1)).isoformat(),
+        "end": now.isoformat(),
+        "output_dir": str(tmp_path),
+    }
+    output = dags_test("example_xmailer_daily_report", conf=conf, extra_env=xmailer_env)
+    (report,) = tmp_path.glob("xmailer-*.csv")
+    lines = report.read_text().splitlines()
+    assert lines[0].startswith("queue_id,sender,recipient,delivered_at,outcome")
+    assert sorted(line.split(",")[2] for line in lines[1:]) == ["a@example.org", "b+hardfail@example.org"]
+    assert "2 rows, 1 failed (50%)" in output
+    assert len(xmailer_emulator.requests) == 1

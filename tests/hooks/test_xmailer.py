@@ -1,0 +1,300 @@
+"""xmailer hooks over real loopback SMTP and HTTP against the emulator."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from airflow_provider_mail.exceptions import (
+    AmbiguousSendError,
+    MailConfigurationError,
+    MailValidationError,
+    XmailerAuthError,
+    XmailerBadDate,
+    XmailerBadTime,
+    XmailerMissingParameters,
+    XmailerRecipientsRefused,
+    XmailerSmtpAuthError,
+    XmailerSmtpError,
+    XmailerTransportError,
+)
+from airflow_provider_mail.hooks.xmailer import XmailerReportHook, XmailerSmtpHook
+from airflow_provider_mail.testing import Fault, XmailerEmulator
+from airflow_provider_mail.utils.exim import parse_queue_id
+from airflow_provider_mail.utils.mime import build_email_message
+from airflow_provider_mail.utils.xmailer_report import Outcome, ReportParser
+
+FAST = {"retry_backoff": 0.01, "timeout": 5}
+
+
+@pytest.fixture
+def xmailer(monkeypatch, xmailer_emulator: XmailerEmulator) -> XmailerEmulator:
+    monkeypatch.setenv("AIRFLOW_CONN_XMAILER_DEFAULT", xmailer_emulator.airflow_connection(**FAST))
+    return xmailer_emulator
+
+
+def message(to=("ana@example.org",), **kwargs):
+    return build_email_message(
+        to=list(to), from_email="Acme <news@example.com>", subject="Oi", plain_body="Olá", **kwargs
+    )
+
+
+def report_rows(emulator, **kwargs):
+    emulator.advance(60)
+    now = datetime.fromtimestamp(emulator.now(), timezone.utc)
+    return list(XmailerReportHook().get_report(now - timedelta(hours=1), now, **kwargs))
+
+
+# -- SMTP --------------------------------------------------------------------------------------------
+def test_a_sent_message_appears_in_the_report_with_the_same_queue_id(xmailer):
+    result = XmailerSmtpHook().send(message(to=["ana@example.org", "bo+hardfail@example.org"]))
+    (received,) = xmailer.messages
+    assert result["queue_id"] == received.queue_id
+    assert result["accepted"] == ["ana@example.org", "bo+hardfail@example.org"] and result["refused"] == {}
+    rows = {row.recipient: row for row in report_rows(xmailer)}
+    assert {row.queue_id for row in rows.values()} == {result["queue_id"]}
+    assert rows["ana@example.org"].outcome is Outcome.DELIVERED
+    assert rows["bo+hardfail@example.org"].outcome is Outcome.FAILED
+    assert rows["bo+hardfail@example.org"].smtp_code == 550
+
+
+def test_the_queue_id_encodes_the_receive_time(xmailer):
+    result = XmailerSmtpHook().send(message())
+    parsed = parse_queue_id(result["queue_id"])
+    assert parsed is not None
+    assert abs(parsed.received_at.timestamp() - xmailer.messages[0].received_at) < 1.5
+
+
+def test_data_is_crlf_and_bcc_stays_out_of_the_headers(xmailer):
+    XmailerSmtpHook().send(message(bcc="hidden@example.org", cc="c@example.org"))
+    (received,) = xmailer.messages
+    assert received.rcpt_tos == ["ana@example.org", "c@example.org", "hidden@example.org"]
+    assert b"\r\nSubject: Oi\r\n" in received.data and b"hidden@" not in received.data
+    assert received.tls and received.authenticated_as == xmailer.username
+
+
+@pytest.mark.parametrize("smtp_tls", ["starttls", "implicit", "none"])
+def test_every_tls_mode_sends(monkeypatch, smtp_tls):
+    with XmailerEmulator(smtp_tls=smtp_tls) as emulator:
+        monkeypatch.setenv("AIRFLOW_CONN_XMAILER_DEFAULT", emulator.airflow_connection(**FAST))
+        assert XmailerSmtpHook().send(message())["queue_id"] == emulator.messages[0].queue_id
+        assert emulator.messages[0].tls is (smtp_tls != "none")
+
+
+@pytest.mark.parametrize(("style", "expected"), [("exim497", 23), ("postfix", None), ("none", 0)])
+def test_queue_id_reply_styles(monkeypatch, style, expected):
+    with XmailerEmulator(queue_id_style=style) as emulator:
+        monkeypatch.setenv("AIRFLOW_CONN_XMAILER_DEFAULT", emulator.airflow_connection(**FAST))
+        queue_id = XmailerSmtpHook().send(message())["queue_id"]
+        if expected == 0:
+            assert queue_id is None
+        elif expected is None:
+            assert queue_id == emulator.messages[0].queue_id
+        else:
+            assert len(queue_id) == expected and parse_queue_id(queue_id).style == "exim497"
+
+
+def test_a_wrong_password_is_a_fatal_auth_error(monkeypatch, xmailer_emulator):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_XMAILER_DEFAULT",
+        xmailer_emulator.airflow_connection(**FAST).replace(xmailer_emulator.password, "wrong"),
+    )
+    with pytest.raises(XmailerSmtpAuthError) as info:
+        XmailerSmtpHook().send(message())
+    assert info.value.smtp_code == 535 and "wrong" not in str(info.value)
+    assert xmailer_emulator.messages == []
+
+
+def test_refused_recipients_are_reported_not_dropped(xmailer):
+    xmailer.smtp_inject("reject_rcpt")
+    with pytest.raises(XmailerRecipientsRefused) as info:
+        XmailerSmtpHook().send(message(to=["a@example.org", "b@example.org"]))
+    assert set(info.value.refused) == {"a@example.org", "b@example.org"}
+    assert all(reply.startswith("550") for reply in info.value.refused.values())
+    assert xmailer.messages == []
+
+
+def test_a_drop_after_data_is_ambiguous_and_never_resent(xmailer):
+    xmailer.smtp_inject("drop_after_data", count=5)
+    with pytest.raises(AmbiguousSendError) as info:
+        XmailerSmtpHook().send(message())
+    assert "NOT re-sent" in str(info.value) and info.value.service == "xmailer"
+    assert len(xmailer.messages) == 1  # it was queued once
+
+
+def test_a_temporary_refusal_at_end_of_data_is_not_ambiguous(xmailer):
+    xmailer.smtp_inject("tempfail_data")
+    with pytest.raises(XmailerSmtpError) as info:
+        XmailerSmtpHook().send(message())
+    assert not isinstance(info.value, AmbiguousSendError) and info.value.smtp_code == 451
+    assert xmailer.messages == []
+
+
+def test_a_closed_smtp_port_is_retried_then_raises_transport_error(monkeypatch, xmailer_emulator):
+    conn = xmailer_emulator.airflow_connection(**FAST, max_retries=2)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_XMAILER_DEFAULT",
+        conn.replace(f'"smtp_port": {xmailer_emulator.smtp_port}', '"smtp_port": 1'),
+    )
+    hook = XmailerSmtpHook()
+    waits: list[float] = []
+    hook._sleep = waits.append
+    with pytest.raises(XmailerTransportError):
+        hook.send(message())
+    assert len(waits) == 2
+
+
+def test_plain_smtp_to_a_remote_host_is_refused(make_conn):
+    make_conn(
+        "xmailer_default",
+        conn_type="xmailer",
+        login="u",
+        password="p",
+        extra={"smtp_host": "smtp.example.com", "smtp_tls": "none"},
+    )
+    with pytest.raises(MailConfigurationError, match="clear text"):
+        XmailerSmtpHook().settings  # noqa: B018
+
+
+def test_smtp_test_connection(xmailer):
+    assert XmailerSmtpHook().test_connection()[0]
+
+
+# -- report --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("report_format", ["text", "json"])
+def test_both_formats_give_the_same_rows(monkeypatch, report_format):
+    with XmailerEmulator(report_format=report_format) as emulator:
+        monkeypatch.setenv("AIRFLOW_CONN_XMAILER_DEFAULT", emulator.airflow_connection(**FAST))
+        XmailerSmtpHook().send(message(to=["a@example.org", "b+softfail@example.org"]))
+        rows = report_rows(emulator)
+    assert sorted((r.recipient, r.outcome.value) for r in rows) == [
+        ("a@example.org", "delivered"),
+        ("b+softfail@example.org", "deferred"),
+        ("b+softfail@example.org", "delivered"),
+    ]
+
+
+def test_the_report_is_a_post_and_the_password_is_not_in_the_url_or_log(xmailer, caplog):
+    caplog.set_level(logging.DEBUG)
+    report_rows(xmailer)
+    (request,) = xmailer.requests
+    assert request.method == "POST" and xmailer.password not in request.path
+    assert xmailer.password not in caplog.text
+
+
+def test_token_auth(monkeypatch, xmailer_emulator):
+    conn = xmailer_emulator.airflow_connection(**FAST, auth="token").replace(
+        f'"password": "{xmailer_emulator.password}"', f'"password": "{xmailer_emulator.token}"'
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_XMAILER_DEFAULT", conn)
+    assert report_rows(xmailer_emulator) == []
+    assert "token_auth" in xmailer_emulator.requests[0].params
+
+
+def test_filters_reach_the_service(xmailer):
+    XmailerSmtpHook().send(message(to=["a@example.org", "b+hardfail@example.org"]))
+    rows = report_rows(xmailer, status="failed", recipient="b+hardfail@example.org")
+    assert [r.recipient for r in rows] == ["b+hardfail@example.org"]
+    params = xmailer.requests[-1].params
+    assert params["status"] == "erro" and params["emaildestino"] == "b+hardfail@example.org"
+
+
+def test_rows_not_yet_visible_are_simply_absent(monkeypatch):
+    with XmailerEmulator(visibility_lag=900) as emulator:
+        monkeypatch.setenv("AIRFLOW_CONN_XMAILER_DEFAULT", emulator.airflow_connection(**FAST))
+        XmailerSmtpHook().send(message())
+        assert report_rows(emulator) == []  # 60 s later: still inside the 15-minute lag
+        emulator.advance(900)
+        assert len(report_rows(emulator)) == 1
+
+
+def test_a_wrong_report_password_raises_auth_error(monkeypatch, xmailer_emulator):
+    conn = xmailer_emulator.airflow_connection(**FAST).replace(
+        f'"password": "{xmailer_emulator.password}"', '"password": "nope"'
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_XMAILER_DEFAULT", conn)
+    with pytest.raises(XmailerAuthError):
+        report_rows(xmailer_emulator)
+
+
+@pytest.mark.parametrize(
+    ("drop_or_change", "error"),
+    [
+        ({"drop": "dataini"}, XmailerMissingParameters),
+        ({"dataini": "22/11/2026"}, XmailerBadDate),
+        ({"horafim": "25h"}, XmailerBadTime),
+    ],
+)
+def test_every_error_line_of_the_service_raises_its_exception(xmailer, drop_or_change, error):
+    """The hook never sends these (it validates first), so the request is built by hand here."""
+    hook = XmailerReportHook()
+    params = {
+        **hook._auth_params(),
+        "dataini": "2026-11-22",
+        "horaini": "10:00",
+        "datafim": "2026-11-22",
+        "horafim": "11:00",
+    }
+    params.pop(drop_or_change.pop("drop", None), None)
+    params.update(drop_or_change)
+    response = hook._open_report(params)
+    with pytest.raises(error):
+        list(ReportParser(hook.settings.timezone).parse(response.iter_content(1024)))
+
+
+def test_report_faults_are_retried_then_raise_transport_error(xmailer):
+    xmailer.inject(Fault.HTTP_503, count=10)
+    hook = XmailerReportHook()
+    hook._sleep = lambda _: None
+    now = datetime.now(timezone.utc)
+    with pytest.raises(XmailerTransportError):
+        list(hook.get_report(now - timedelta(hours=1), now))
+    assert len(xmailer.requests) == 4
+
+
+def test_invalid_windows_fail_before_any_request(xmailer):
+    with pytest.raises(MailValidationError):
+        XmailerReportHook().get_report(
+            datetime(2026, 1, 2, tzinfo=timezone.utc), datetime(2026, 1, 1, tzinfo=timezone.utc)
+        )
+    with pytest.raises(MailValidationError):
+        XmailerReportHook().get_report("2026-01-01", "2026-01-02", status="bounced")
+    assert xmailer.requests == []
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        pytest.param(datetime(2018, 11, 4, 3, 10, tzinfo=timezone.utc), id="dst-starts-2018"),
+        pytest.param(datetime(2019, 2, 17, 2, 20, tzinfo=timezone.utc), id="dst-ends-2019-second-23h"),
+        pytest.param(datetime(2019, 2, 17, 1, 20, tzinfo=timezone.utc), id="dst-ends-2019-first-23h"),
+        pytest.param(datetime(2026, 11, 22, 2, 59, 30, tzinfo=timezone.utc), id="just-before-midnight"),
+    ],
+)
+def test_windows_across_dst_changes_and_midnight_find_the_row(xmailer, moment):
+    xmailer.set_time(moment.timestamp())
+    result = XmailerSmtpHook().send(message())
+    xmailer.advance(120)
+    rows = list(XmailerReportHook().get_report(moment - timedelta(minutes=5), moment + timedelta(minutes=5)))
+    (row,) = rows
+    assert row.queue_id == result["queue_id"]
+    assert abs((row.delivered_at - moment).total_seconds() - xmailer.delivery_delay) < 2
+
+
+def test_report_test_connection(xmailer):
+    assert XmailerReportHook().test_connection()[0]
+
+
+def test_smtp_errors_from_smtplib_never_leak_the_password(monkeypatch, xmailer_emulator, caplog):
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setattr(smtplib.SMTP, "debuglevel", 0)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_XMAILER_DEFAULT",
+        xmailer_emulator.airflow_connection(**FAST).replace(xmailer_emulator.password, "s3cr3t-x"),
+    )
+    with pytest.raises(XmailerSmtpAuthError) as info:
+        XmailerSmtpHook().send(message())
+    assert "s3cr3t-x" not in f"{info.value!r} {caplog.text}"
