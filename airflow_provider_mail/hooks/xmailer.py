@@ -7,17 +7,19 @@ the relay's queue id (``250 OK id=…``), which the report uses, so a send can b
 
 from __future__ import annotations
 
+import asyncio
 import smtplib
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import requests
 
-from airflow_provider_mail._compat import BaseHook, mask_secret
+from airflow_provider_mail._compat import BaseHook, get_async_connection, mask_secret
 from airflow_provider_mail.exceptions import (
     AmbiguousSendError,
     MailConfigurationError,
@@ -74,6 +76,12 @@ class _XmailerBaseHook(BaseHook):
         settings = resolve_xmailer_settings(self.conn, max_retries=self._max_retries)
         mask_secret(settings.password)
         return settings
+
+    async def aget_settings(self) -> XmailerConnectionSettings:
+        """Fetch the connection without blocking the event loop, then validate it (cached)."""
+        if "settings" not in self.__dict__:
+            self.__dict__["conn"] = await get_async_connection(self.xmailer_conn_id)
+        return self.settings
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
@@ -178,6 +186,59 @@ class XmailerReportHook(_XmailerBaseHook):
             if value:
                 params[name] = value
         return XmailerReport(self, params, window, strict)
+
+    async def aiter_report(
+        self, start: datetime | str, end: datetime | str, *, queue_id: str | None = None
+    ) -> AsyncIterator[ReportRow]:
+        """Async, streamed :meth:`get_report` over httpx (for triggers): one request, rows as they come.
+
+        :param start: window start (aware datetime or ISO string).
+        :param end: window end.
+        :param queue_id: only this queue id (``idMensagem``).
+        """
+        settings = await self.aget_settings()
+        window = ReportWindow.from_bounds(start, end, settings.timezone)
+        params = {
+            **self._auth_params(),
+            **window.query_params(),
+            **({"idMensagem": queue_id} if queue_id else {}),
+        }
+        parser = ReportParser(settings.timezone)
+        timeout = httpx.Timeout(settings.timeout, connect=settings.connect_timeout)
+        async with httpx.AsyncClient(
+            verify=settings.verify, timeout=timeout, follow_redirects=False
+        ) as client:
+            for retry_number in range(settings.retry_policy.max_retries + 1):
+                try:
+                    async with client.stream(**self._httpx_request(params)) as response:
+                        if response.status_code in RETRYABLE_HTTP:
+                            raise XmailerTransportError(
+                                f"the report endpoint answered HTTP {response.status_code}"
+                            )
+                        if response.status_code >= 300:  # redirects and 4xx: retrying cannot help
+                            raise MailConfigurationError(
+                                f"the report endpoint answered HTTP {response.status_code}; check the connection"
+                            )
+                        async for chunk in response.aiter_bytes(CHUNK_SIZE):
+                            for row in parser.feed(chunk):
+                                if window.contains(row.delivered_at):
+                                    yield row
+                        for row in parser.close():
+                            if window.contains(row.delivered_at):
+                                yield row
+                        return
+                except (httpx.TransportError, XmailerTransportError) as err:
+                    if parser.stats.rows or retry_number == settings.retry_policy.max_retries:
+                        raise XmailerTransportError(f"report request failed: {err!r}") from err
+                    wait = settings.retry_policy.delay(retry_number)
+                    self.log.warning("xmailer report: %r; retry %d in %.2f s", err, retry_number + 1, wait)
+                    await asyncio.sleep(wait)
+
+    def _httpx_request(self, params: dict[str, str]) -> dict[str, Any]:
+        settings = self.settings
+        if settings.report_method == "get":
+            return {"method": "GET", "url": settings.report_url, "params": params}
+        return {"method": "POST", "url": settings.report_url, "data": params}
 
     def test_connection(self) -> tuple[bool, str]:
         """Ask for a one-minute report; never raises."""
@@ -368,6 +429,7 @@ class XmailerSmtpHook(_XmailerBaseHook):
                 "refused": refused,
                 "sent_at": None,
                 "message_id": built.message_id,
+                "mail_from": built.mail_from,
             }
         try:
             code, reply = client.data(data)
@@ -391,6 +453,7 @@ class XmailerSmtpHook(_XmailerBaseHook):
             "refused": refused,
             "sent_at": datetime.now(timezone.utc).isoformat(),
             "message_id": built.message_id,
+            "mail_from": built.mail_from,
         }
 
 
