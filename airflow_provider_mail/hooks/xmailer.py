@@ -217,7 +217,7 @@ class XmailerReportHook(_XmailerBaseHook):
                             )
                         if response.status_code >= 300:  # redirects and 4xx: retrying cannot help
                             raise MailConfigurationError(
-                                f"the report endpoint answered HTTP {response.status_code}; check the connection"
+                                f"the report endpoint answered HTTP {response.status_code}; check the host"
                             )
                         async for chunk in response.aiter_bytes(CHUNK_SIZE):
                             for row in parser.feed(chunk):

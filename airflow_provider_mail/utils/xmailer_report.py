@@ -32,7 +32,8 @@ DELIVERED_TEXTS = ("entregue",)
 _SMTP_REPLY = re.compile(r"^\s*(?P<code>[245]\d\d)(?:[\s-]+(?P<enhanced>[245]\.\d{1,3}\.\d{1,3}))?\b")
 _DEFERRED_WORDS = re.compile(r"adiad|defer|tempor|greylist|try again|tente novamente", re.IGNORECASE)
 _FAILED_WORDS = re.compile(
-    r"n[ãa]o entregue|falha|erro|bounce|rejeit|recusad|inexistente|caixa cheia|inv[áa]lid|failed|rejected|unknown",
+    r"n[ãa]o entregue|falha|erro|bounce|rejeit|recusad|inexistente|caixa cheia|inv[áa]lid"
+    r"|failed|rejected|unknown",
     re.IGNORECASE,
 )
 _JSON_ROW_KEYS = ("msgid", "email_de", "email_para", "data", "hora", "status")
