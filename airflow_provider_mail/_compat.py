@@ -22,15 +22,29 @@ else:  # Airflow 2.11 and 3.0
     from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
 
 if AIRFLOW_V_3_0_PLUS:
-    from airflow.sdk import DAG, BaseNotifier, BaseOperator, ObjectStoragePath, dag, task
-    from airflow.sdk.exceptions import AirflowException, AirflowFailException
+    from airflow.sdk import (
+        DAG,
+        BaseNotifier,
+        BaseOperator,
+        BaseSensorOperator,
+        ObjectStoragePath,
+        PokeReturnValue,
+        dag,
+        task,
+    )
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 else:
     from airflow.decorators import dag, task  # type: ignore[no-redef,attr-defined]
-    from airflow.exceptions import AirflowException, AirflowFailException  # type: ignore[no-redef]
+    from airflow.exceptions import (  # type: ignore[no-redef]
+        AirflowException,
+        AirflowFailException,
+        AirflowSkipException,
+    )
     from airflow.io.path import ObjectStoragePath  # type: ignore[no-redef]
     from airflow.models.baseoperator import BaseOperator  # type: ignore[no-redef,assignment]
     from airflow.models.dag import DAG  # type: ignore[no-redef,assignment]
     from airflow.notifications.basenotifier import BaseNotifier  # type: ignore[no-redef,assignment]
+    from airflow.sensors.base import BaseSensorOperator, PokeReturnValue  # type: ignore[no-redef,assignment]
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection, Context  # noqa: F401 - re-exported for type hints
@@ -65,6 +79,13 @@ async def get_async_connection(conn_id: str) -> Connection:
     return await sync_to_async(BaseHook.get_connection)(conn_id)
 
 
+def default_deferrable() -> bool:
+    """``[operators] default_deferrable`` from Airflow's configuration (``False`` when unset)."""
+    from airflow.configuration import conf
+
+    return conf.getboolean("operators", "default_deferrable", fallback=False)
+
+
 def get_dagbag_class() -> type:
     """Return Airflow's ``DagBag`` class (it moved to ``airflow.dag_processing`` in Airflow 3)."""
     try:
@@ -97,12 +118,16 @@ __all__: list[Any] = [
     "DAG",
     "AirflowException",
     "AirflowFailException",
+    "AirflowSkipException",
     "BaseHook",
     "BaseNotifier",
     "BaseOperator",
+    "BaseSensorOperator",
     "ObjectStoragePath",
+    "PokeReturnValue",
     "airflow_email_from_address",
     "dag",
+    "default_deferrable",
     "get_async_connection",
     "get_dagbag_class",
     "mask_secret",

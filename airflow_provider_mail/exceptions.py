@@ -9,6 +9,7 @@ task **without** using its retries (marked *fatal* below)::
     ├── MailValidationError             *   a message argument is invalid (code + text), found before sending
     │   └── Sender25RedirectError       *   the API answered 3xx: wrong scheme/host in the connection
     ├── AmbiguousSendError              *   a send may or may not have been accepted: never retried
+    ├── DeliveryFailedError             *   the delivery gate saw a hard failure, bounce, cancel (or hold)
     ├── Sender25ApiError                    the API answered with an error envelope (code + message)
     │   ├── Sender25AuthError           *   AccessDenied, InvalidServerAPIKey, ServerSuspended
     │   ├── Sender25ValidationError     *   a send was refused (NoRecipients, NoContent, …); also a
@@ -104,6 +105,18 @@ class AmbiguousSendError(FatalMailProviderError):
         self.service = service
         self.recipients = list(recipients or [])
         self.http_status = http_status
+
+
+class DeliveryFailedError(FatalMailProviderError):
+    """A message awaited by a delivery sensor failed, bounced, was cancelled (or held, if so configured).
+
+    :param message: names each recipient and the service's reason.
+    :param outcomes: the per-message outcomes (the sensor's XCom shape).
+    """
+
+    def __init__(self, message: str, *, outcomes: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.outcomes = dict(outcomes or {})
 
 
 class Sender25ApiError(MailProviderError):

@@ -7,7 +7,7 @@ the sync and async paths only differ in how they fetch.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
@@ -226,7 +226,7 @@ def sender25_outcome(key: str, recipient: str | None, message: Mapping[str, Any]
     )
 
 
-def with_delivery_detail(outcome: MessageOutcome, deliveries: list[Mapping[str, Any]]) -> MessageOutcome:
+def with_delivery_detail(outcome: MessageOutcome, deliveries: Sequence[Mapping[str, Any]]) -> MessageOutcome:
     """Add the latest delivery attempt's explanation (``details`` and remote ``output``).
 
     :param outcome: the classified outcome.
