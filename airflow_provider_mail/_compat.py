@@ -32,13 +32,21 @@ if AIRFLOW_V_3_0_PLUS:
         dag,
         task,
     )
-    from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
-else:
-    from airflow.decorators import dag, task  # type: ignore[no-redef,attr-defined]
-    from airflow.exceptions import (  # type: ignore[no-redef]
+    from airflow.sdk.exceptions import (
         AirflowException,
         AirflowFailException,
+        AirflowSensorTimeout,
         AirflowSkipException,
+        TaskDeferred,
+    )
+else:
+    from airflow.decorators import dag, task  # type: ignore[no-redef,attr-defined]
+    from airflow.exceptions import (  # type: ignore[no-redef,assignment]
+        AirflowException,
+        AirflowFailException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+        TaskDeferred,
     )
     from airflow.io.path import ObjectStoragePath  # type: ignore[no-redef]
     from airflow.models.baseoperator import BaseOperator  # type: ignore[no-redef,assignment]
@@ -118,6 +126,7 @@ __all__: list[Any] = [
     "DAG",
     "AirflowException",
     "AirflowFailException",
+    "AirflowSensorTimeout",
     "AirflowSkipException",
     "BaseHook",
     "BaseNotifier",
@@ -125,6 +134,7 @@ __all__: list[Any] = [
     "BaseSensorOperator",
     "ObjectStoragePath",
     "PokeReturnValue",
+    "TaskDeferred",
     "airflow_email_from_address",
     "dag",
     "default_deferrable",

@@ -1,0 +1,52 @@
+"""DeliveryTrigger: serialization round trip and no secret in its kwargs."""
+
+from __future__ import annotations
+
+import importlib
+import json
+
+from airflow_provider_mail.sensors.delivery import Sender25DeliverySensor, XmailerDeliverySensor
+from airflow_provider_mail.triggers.delivery import DeliveryTrigger
+
+SEND_XCOM = {"message_id": "m@rp", "messages": {"ana@example.org": {"id": 11, "token": "TOKEN123"}}}
+
+
+def test_serialize_round_trip():
+    trigger = DeliveryTrigger(
+        service="sender25",
+        conn_id="c",
+        messages={"11": "ana@example.org"},
+        policy={"mode": "any", "fail_on_held": False, "bounce_grace_period": 30.0},
+        poll_interval=5,
+    )
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "airflow_provider_mail.triggers.delivery.DeliveryTrigger"
+    assert json.loads(json.dumps(kwargs)) == kwargs
+    module, _, name = classpath.rpartition(".")
+    rebuilt = getattr(importlib.import_module(module), name)(**kwargs)
+    assert rebuilt.serialize() == (classpath, kwargs)
+
+
+def test_no_secret_in_the_serialized_kwargs(monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SENDER25_DEFAULT",
+        '{"conn_type": "sender25", "host": "127.0.0.1", "schema": "http", "password": "SUPER-SECRET-KEY"}',
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_XMAILER_DEFAULT",
+        '{"conn_type": "xmailer", "login": "u", "password": "SMTP-PASSWORD-XYZ"}',
+    )
+    sender25 = Sender25DeliverySensor(task_id="a", messages=SEND_XCOM)
+    xmailer = XmailerDeliverySensor(
+        task_id="b", messages={"queue_id": "1grzDQ-000866-0o", "accepted": ["a@x.org"]}
+    )
+    for operator in (sender25, xmailer):
+        trigger = DeliveryTrigger(
+            service=operator.service,
+            conn_id=operator._conn_id(),
+            messages=operator._trigger_messages(),
+            policy={"mode": "all"},
+        )
+        text = json.dumps(trigger.serialize())
+        assert "SUPER-SECRET-KEY" not in text and "SMTP-PASSWORD-XYZ" not in text and "TOKEN123" not in text
+    assert sender25._trigger_messages() == {"11": "ana@example.org"}
