@@ -433,9 +433,9 @@ class XmailerSmtpHook(_XmailerBaseHook):
             }
         try:
             code, reply = client.data(data)
-        except smtplib.SMTPDataError as err:  # a 4xx/5xx answer: the relay did not queue the message
+        except smtplib.SMTPDataError as err:  # DATA itself refused (not 354): nothing was transferred
             raise XmailerSmtpError(
-                f"the relay refused the message: {err.smtp_code} {_text(err.smtp_error)}",
+                f"the relay refused DATA: {err.smtp_code} {_text(err.smtp_error)}",
                 smtp_code=err.smtp_code,
                 smtp_text=_text(err.smtp_error),
             ) from None
@@ -447,6 +447,12 @@ class XmailerSmtpHook(_XmailerBaseHook):
                 service="xmailer",
                 recipients=accepted,
             ) from err
+        if code != 250:  # smtplib returns the end-of-DATA reply instead of raising: 4xx/5xx = not queued
+            raise XmailerSmtpError(
+                f"the relay refused the message: {code} {_text(reply)}",
+                smtp_code=code,
+                smtp_text=_text(reply),
+            )
         return {
             "queue_id": extract_queue_id(_text(reply)),
             "accepted": accepted,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from email.headerregistry import Address
 from email.utils import formataddr, parseaddr
 
 from airflow_provider_mail.exceptions import MailValidationError
@@ -36,6 +37,12 @@ class EmailAddress:
     def header_value(self) -> str:
         """The address as it belongs in a header: ``"Name" <addr>``; non-ASCII names RFC 2047-encoded."""
         return formataddr((self.display_name, self.addr_spec)) if self.display_name else self.addr_spec
+
+    def as_address(self) -> Address:
+        """The address as an ``email.headerregistry.Address``: the only form the ``email`` package
+        folds without splitting a display name that contains a comma."""
+        local, _, domain = self.addr_spec.rpartition("@")
+        return Address(display_name=self.display_name, username=local, domain=domain)
 
     @property
     def key(self) -> str:

@@ -90,6 +90,8 @@ class XmailerDeliveryCheck:
     """
 
     LEAD = timedelta(minutes=5)
+    #: The window runs past "now": the relay's clock may be ahead of the worker's.
+    CLOCK_SKEW = timedelta(minutes=5)
 
     def __init__(self, conn_id: str, targets: list[XmailerTarget], *, lookback: float = 86400.0) -> None:
         self.conn_id = conn_id
@@ -102,11 +104,11 @@ class XmailerDeliveryCheck:
         return XmailerReportHook(xmailer_conn_id=self.conn_id)
 
     def window(self, now: float | None = None) -> tuple[datetime, datetime]:
-        """The report window covering every target, up to now.
+        """The report window covering every target, up to a few minutes past now.
 
         :param now: epoch seconds (defaults to the current time).
         """
-        end = datetime.fromtimestamp(now if now is not None else time.time(), timezone.utc)
+        end = datetime.fromtimestamp(now if now is not None else time.time(), timezone.utc) + self.CLOCK_SKEW
         known = [
             parsed.received_at for t in self.targets if t.queue_id and (parsed := parse_queue_id(t.queue_id))
         ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate, make_msgid
@@ -95,15 +96,15 @@ def build_email_message(
         raise MailValidationError("the From address (`from_email`) is missing", code="FromAddressMissing")
     author = parse_address(from_email, argument="from_email")
     message = EmailMessage(policy=SMTP)
-    message["From"] = author.header_value
+    message["From"] = author.as_address()
     if to_list:
         message["To"] = _header_list(to_list)
     if cc_list:
         message["Cc"] = _header_list(cc_list)
     if sender:
-        message["Sender"] = parse_address(sender, argument="sender").header_value
+        message["Sender"] = parse_address(sender, argument="sender").as_address()
     if reply_to:
-        message["Reply-To"] = parse_address(reply_to, argument="reply_to").header_value
+        message["Reply-To"] = parse_address(reply_to, argument="reply_to").as_address()
     if subject is not None:
         reject_line_breaks(subject, argument="subject")
         message["Subject"] = subject
@@ -122,8 +123,8 @@ def build_email_message(
     return BuiltMessage(message, author.addr_spec, recipients, message_id.strip("<>"))
 
 
-def _header_list(addresses: list[EmailAddress]) -> str:
-    return ", ".join(a.header_value for a in addresses)
+def _header_list(addresses: list[EmailAddress]) -> list[Address]:
+    return [a.as_address() for a in addresses]
 
 
 def _add_custom_header(message: EmailMessage, name: str, value: Any) -> None:

@@ -71,11 +71,11 @@ def test_send_returns_queue_id_accepted_refused_and_sent_at(xmailer, tmp_path):
     assert result["refused"] == {}
     assert datetime.fromisoformat(result["sent_at"]).tzinfo is not None
     parsed = received.parsed
-    (to_name, _) = [(a.display_name, a.addr_spec) for a in parsed["To"].addresses]
-    assert to_name == ("Silva, João", "joao@example.org")
-    assert parsed[TRACE_HEADER].startswith("dag_id=reports; task_id=send")
+    to_header = [(a.display_name, a.addr_spec) for a in parsed["To"].addresses]
+    assert to_header == [("Silva, João", "joao@example.org"), ("", "bo@xn--bcher-kva.example")]
+    assert str(parsed[TRACE_HEADER]).strip().startswith("dag_id=reports; task_id=t; run_id=manual__1")
     (attachment,) = list(parsed.iter_attachments())
-    assert (attachment.get_filename(), attachment.get_content()) == ("nota.csv", b"a;b")
+    assert (attachment.get_filename(), attachment.get_payload(decode=True)) == ("nota.csv", b"a;b")
     assert parsed.get_body(("plain",)).get_content().strip() == "Olá"
 
 

@@ -13,7 +13,7 @@ from airflow_provider_mail.exceptions import DeliveryFailedError, MailProviderEr
 from airflow_provider_mail.hooks.sender25 import MESSAGE_PATH, Sender25Hook
 from airflow_provider_mail.hooks.xmailer import XmailerSmtpHook
 from airflow_provider_mail.sensors.delivery import Sender25DeliverySensor, XmailerDeliverySensor
-from airflow_provider_mail.testing import Fault, Sender25Emulator
+from airflow_provider_mail.testing import Fault, Sender25Emulator, XmailerEmulator
 from airflow_provider_mail.triggers.delivery import DeliveryTrigger
 from airflow_provider_mail.utils.mime import build_email_message
 
@@ -232,11 +232,10 @@ def test_message_forms(messages):
 
 # -- xmailer --------------------------------------------------------------------------------------------
 @pytest.fixture
-def xmailer(monkeypatch, xmailer_emulator):
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_XMAILER_DEFAULT", xmailer_emulator.airflow_connection(retry_backoff=0.01)
-    )
-    return xmailer_emulator
+def xmailer(monkeypatch):
+    with XmailerEmulator(visibility_lag=30, delivery_delay=1.0, softfail_retry=40) as emulator:
+        monkeypatch.setenv("AIRFLOW_CONN_XMAILER_DEFAULT", emulator.airflow_connection(retry_backoff=0.01))
+        yield emulator
 
 
 def xsend(*recipients):
@@ -260,7 +259,7 @@ def test_xmailer_sensor_makes_one_report_request_per_poke_for_a_batch(xmailer):
 def test_xmailer_sensor_fails_fast_on_a_hard_bounce_and_waits_through_softfail(xmailer):
     sent = xsend("a@example.org", "b+softfail@example.org")
     operator = XmailerDeliverySensor(task_id="w", messages=sent, poke_interval=0.2, timeout=30)
-    xmailer.advance(1.5)  # the softfail's 4xx is visible, its delivery is not yet
+    xmailer.advance(35)  # the softfail's 4xx is visible, its delivery (40 s later) is not yet
     assert operator.poke(CONTEXT) is False
     xmailer.advance(60)
     assert operator.poke(CONTEXT).is_done
