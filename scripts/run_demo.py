@@ -1,7 +1,9 @@
-"""`make demo`: run an example DAG with `airflow dags test` against the embedded emulator, then report.
+"""`make demo`: run the example DAGs with `airflow dags test` against the embedded emulator, then report.
 
-Starts the Sender25 emulator on loopback, points ``sender25_default`` at it, runs the DAG in a
-separate `airflow` process and prints what the emulator received and how each message ended.
+Starts the Sender25 emulator on loopback, points ``sender25_default`` at it and runs each DAG in a
+separate `airflow` process: the hook calls, the invoice send, and the main story, send-and-confirm
+(send, wait in the triggerer until delivered, act on it; a bounce fails fast). For each it prints the
+task timeline and what the emulator received.
 """
 
 from __future__ import annotations
@@ -11,13 +13,24 @@ import re
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 from airflow_provider_mail.testing import Sender25Emulator
+from airflow_provider_mail.utils.task_context import TRACE_HEADER
 
 ROOT = Path(__file__).resolve().parent.parent
-DAG_ID = os.environ.get("DEMO_DAG_ID", "example_sender25_hook")
-TASK_LINE = re.compile(r"((?:message \d+ to \S+: \w+)|(?:attempt \d+: .*?))(?:\s+\[|$)")
+DEMO_DAGS = os.environ.get(
+    "DEMO_DAGS", "example_sender25_hook,example_sender25_send,example_send_and_confirm"
+)
+TASK_EDGE = re.compile(
+    r"^(?P<at>\d{4}-\d\d-\d\dT[\d:.]+)Z? .*\[DAG TEST\] (?P<edge>starting|end task) task_id=(?P<task>\S+)"
+)
+STATE = re.compile(r"new_state=(?P<state>\w+)")
+HIGHLIGHT = re.compile(
+    r"(delivery poll \d+: .*?|delivery after .*?|message \d+ to \S+: \w+|invoice delivered .*?|"
+    r"the address bounced.*?|DeliveryFailedError: .*?)(?:\s+\[|$)"
+)
 
 
 def airflow_env(emulator: Sender25Emulator) -> dict[str, str]:
@@ -42,38 +55,86 @@ def run_airflow(env: dict[str, str], *args: str, log_name: str) -> tuple[int, st
     return code, log_path.read_text()
 
 
+def timeline(output: str) -> list[str]:
+    """Per task: how long it ran (from the `[DAG TEST]` start/end lines) and how it ended."""
+    started: dict[str, datetime] = {}
+    ended: set[str] = set()
+    states: dict[str, list[str]] = {}
+    lines = []
+    current = ""
+    for line in output.splitlines():
+        if (found := STATE.search(line)) and current:
+            states.setdefault(current, []).append(found["state"])
+        if not (edge := TASK_EDGE.search(line)):
+            continue
+        at = datetime.fromisoformat(edge["at"])
+        if edge["edge"] == "starting":
+            current = edge["task"]
+            started.setdefault(edge["task"], at)
+        elif edge["task"] in started and edge["task"] not in ended:
+            ended.add(edge["task"])
+            seen = " -> ".join(dict.fromkeys(states.get(edge["task"], []))) or "done"
+            lines.append(
+                f"    {edge['task']:<24} {(at - started[edge['task']]).total_seconds():6.1f} s  {seen}"
+            )
+    return lines
+
+
+def received_by(emulator: Sender25Emulator, dag_id: str) -> list[str]:
+    lines = []
+    for message in emulator.messages():
+        if (
+            f"dag_id={dag_id};" not in str(message.headers.get(TRACE_HEADER, ""))
+            and dag_id != "example_sender25_hook"
+        ):
+            continue
+        if dag_id == "example_sender25_hook" and message.headers.get(TRACE_HEADER):
+            continue
+        attachments = [(name, len(data)) for name, _, data in message.attachments]
+        lines.append(
+            f"    id {message.id} to {message.rcpt_to}: {message.subject!r} tag={message.tag!r} "
+            f"attachments={attachments} -> {message.status}"
+        )
+        lines.extend(f"      attempt {d.id}: {d.status} ({d.output})" for d in message.deliveries)
+    return lines
+
+
 def main() -> int:
-    with Sender25Emulator(delivery_delay=3.0) as emulator:
-        print(f"Sender25 emulator listening on {emulator.base_url}")
+    worst = 0
+    with Sender25Emulator(delivery_delay=8.0) as emulator:
+        print(
+            f"Sender25 emulator listening on {emulator.base_url} (messages are delivered 8 s after sending)"
+        )
         env = airflow_env(emulator)
         code, output = run_airflow(env, "db", "migrate", log_name="db-migrate.log")
         if code:
             print(output[-3000:])
             return code
-        started = time.monotonic()
-        code, output = run_airflow(env, "dags", "test", DAG_ID, log_name=f"{DAG_ID}.log")
-        elapsed = time.monotonic() - started
-        print(f"\n`airflow dags test {DAG_ID}` exited {code} after {elapsed:.1f} s")
-        print(f"(full log: .demo/{DAG_ID}.log)")
-        for line in output.splitlines():
-            found = TASK_LINE.search(line)
-            if found:
-                print("  task log |", found.group(1))
-        print("\nWhat the emulator received:")
-        for message in emulator.messages():
-            print(f"  message id {message.id} (token {message.token}) to {message.rcpt_to}")
-            print(f"    subject {message.subject!r}, tag {message.tag!r}, Message-ID {message.message_id}")
-            print(f"    attachments: {[(name, len(data)) for name, _, data in message.attachments]}")
-            print(f"    status now: {message.status}")
-            for delivery in message.deliveries:
-                print(
-                    f"    delivery {delivery.id}: {delivery.status} - {delivery.details} ({delivery.output})"
-                )
-        accepted = len(emulator.accepted_sends())
-        print(f"\nAPI requests: {len(emulator.requests)}; send requests accepted: {accepted}")
-        if code:
-            print(output[-4000:])
-        return code
+        for dag_id in DEMO_DAGS.split(","):
+            started = time.monotonic()
+            code, output = run_airflow(env, "dags", "test", dag_id, log_name=f"{dag_id}.log")
+            verdict = "succeeded" if code == 0 else f"FAILED (exit {code})"
+            print(
+                f"\n== {dag_id}: {verdict} in {time.monotonic() - started:.1f} s  (log: .demo/{dag_id}.log)"
+            )
+            print("  tasks:")
+            print("\n".join(timeline(output)) or "    (no task timeline found)")
+            notes = list(
+                dict.fromkeys(m.group(1) for line in output.splitlines() if (m := HIGHLIGHT.search(line)))
+            )
+            if notes:
+                print("  what happened:")
+                print("\n".join(f"    {note[:160]}" for note in notes))
+            print("  the emulator received:")
+            print("\n".join(received_by(emulator, dag_id)) or "    nothing")
+            if code:
+                print(output[-4000:])
+            worst = worst or code
+        print(
+            f"\n{len(emulator.requests)} API requests, {len(emulator.accepted_sends())} sends accepted, "
+            f"{len(emulator.messages())} messages stored."
+        )
+    return worst
 
 
 if __name__ == "__main__":

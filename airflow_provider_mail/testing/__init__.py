@@ -1,9 +1,10 @@
 """Emulators of the services this provider talks to, for tests, demos and local runs.
 
 ``Sender25Emulator`` is an independent implementation of Sender25's Postal legacy HTTP API on a
-loopback port, with fault injection and a clock-driven delivery lifecycle. The pytest fixtures
-live in :mod:`airflow_provider_mail.testing.pytest_plugin`; ``python -m
-airflow_provider_mail.testing sender25`` runs one from the command line.
+loopback port, with fault injection and a clock-driven delivery lifecycle. ``XmailerEmulator``
+does the same for xmailer: an SMTP relay (aiosmtpd) plus the HTTP delivery report. The pytest
+fixtures live in :mod:`airflow_provider_mail.testing.pytest_plugin`; ``python -m
+airflow_provider_mail.testing sender25|xmailer`` runs one from the command line.
 
 Importing this package is cheap: the emulator modules load on first attribute access, so the
 pytest plugin costs nothing to test sessions that do not use it.
@@ -20,8 +21,19 @@ if TYPE_CHECKING:
     from .sender25 import Sender25Emulator
     from .sender25_lifecycle import DeliveryRow
     from .sender25_store import StoredMessage
+    from .xmailer import XmailerEmulator
+    from .xmailer_store import DeliveryEvent, ReceivedMessage
 
-__all__ = ["DeliveryRow", "Fault", "RequestRecord", "Sender25Emulator", "StoredMessage"]
+__all__ = [
+    "DeliveryEvent",
+    "DeliveryRow",
+    "Fault",
+    "ReceivedMessage",
+    "RequestRecord",
+    "Sender25Emulator",
+    "StoredMessage",
+    "XmailerEmulator",
+]
 
 _HOMES = {
     "Fault": "._faults",
@@ -29,6 +41,9 @@ _HOMES = {
     "Sender25Emulator": ".sender25",
     "DeliveryRow": ".sender25_lifecycle",
     "StoredMessage": ".sender25_store",
+    "XmailerEmulator": ".xmailer",
+    "DeliveryEvent": ".xmailer_store",
+    "ReceivedMessage": ".xmailer_store",
 }
 
 

@@ -6,7 +6,13 @@ Example::
         --ready-file /tmp/sender25.url
 
 prints ``sender25 emulator listening on http://127.0.0.1:8025`` once it accepts connections and
-writes the URL to ``--ready-file`` (so a Makefile or CI step can wait for the file).
+writes the URL to ``--ready-file`` (so a Makefile or CI step can wait for the file). Likewise::
+
+    python -m airflow_provider_mail.testing xmailer --smtp-port 2525 --http-port 8026
+
+prints ``xmailer emulator: smtp on 127.0.0.1:2525, report on
+http://127.0.0.1:8026/http/report.php`` and then the CA certificate's path; its ready file holds
+the report server's base URL (``/_emulator/health`` there tells the rest).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,7 +71,38 @@ def build_parser() -> argparse.ArgumentParser:
     sender25.add_argument(
         "--ready-file", type=Path, metavar="PATH", help="write the base URL here once listening"
     )
+    _add_xmailer_parser(services)
     return parser
+
+
+def _add_xmailer_parser(services: Any) -> None:
+    xmailer = services.add_parser("xmailer", help="xmailer (SMTP relay + delivery report) emulator")
+    xmailer.add_argument("--host", default="127.0.0.1", help="interface to bind (default: %(default)s)")
+    xmailer.add_argument(
+        "--smtp-port", type=int, default=2525, help="SMTP port, 0 = any free port (default: %(default)s)"
+    )
+    xmailer.add_argument(
+        "--http-port", type=int, default=8026, help="report port, 0 = any free port (default: %(default)s)"
+    )
+    xmailer.add_argument("--username", default="relay@example.com", help="SMTP/report user")
+    xmailer.add_argument("--password", default="smtp-secret", help="SMTP/report password")
+    xmailer.add_argument("--token", default="report-token", help="the report's token_auth")
+    xmailer.add_argument("--smtp-tls", default="starttls", choices=("starttls", "implicit", "none"))
+    xmailer.add_argument("--report-format", default="text", choices=("text", "json"))
+    xmailer.add_argument("--report-encoding", default="utf-8", choices=("utf-8", "latin-1"))
+    xmailer.add_argument("--queue-id-style", default="exim", choices=("exim", "exim497", "postfix", "none"))
+    xmailer.add_argument(
+        "--visibility-lag", type=float, default=0.5, metavar="S", help="seconds before a row shows"
+    )
+    xmailer.add_argument(
+        "--delivery-delay", type=float, default=1.0, metavar="S", help="seconds from receipt to delivery"
+    )
+    xmailer.add_argument(
+        "--softfail-retry", type=float, default=2.0, metavar="S", help="seconds from 4xx to delivery"
+    )
+    xmailer.add_argument(
+        "--ready-file", type=Path, metavar="PATH", help="write the report base URL here once listening"
+    )
 
 
 def run_sender25(args: argparse.Namespace, stop: threading.Event) -> int:
@@ -98,6 +136,45 @@ def run_sender25(args: argparse.Namespace, stop: threading.Event) -> int:
     return 0
 
 
+def run_xmailer(args: argparse.Namespace, stop: threading.Event) -> int:
+    """Serve an xmailer emulator until ``stop`` is set.
+
+    :param args: the parsed ``xmailer`` arguments.
+    :param stop: set by the signal handlers.
+    """
+    from .xmailer import XmailerEmulator
+
+    emulator = XmailerEmulator(
+        host=args.host,
+        smtp_port=args.smtp_port,
+        http_port=args.http_port,
+        username=args.username,
+        password=args.password,
+        token=args.token,
+        smtp_tls=args.smtp_tls,
+        report_format=args.report_format,
+        report_encoding=args.report_encoding,
+        queue_id_style=args.queue_id_style,
+        visibility_lag=args.visibility_lag,
+        delivery_delay=args.delivery_delay,
+        softfail_retry=args.softfail_retry,
+    )
+    emulator.start()
+    try:
+        print(
+            f"xmailer emulator: smtp on {emulator.smtp_host}:{emulator.smtp_port}, "
+            f"report on {emulator.report_url}",
+            flush=True,
+        )
+        print(f"xmailer emulator: TLS CA certificate {emulator.ca_cert_path}", flush=True)
+        if args.ready_file is not None:
+            _write_atomically(args.ready_file, emulator.base_url + "\n")
+        stop.wait()
+    finally:
+        emulator.stop()
+    return 0
+
+
 def _write_atomically(path: Path, text: str) -> None:
     # A watcher polling for the file must never read it half-written.
     handle, temporary = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.")
@@ -119,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    runners = {"sender25": run_sender25}
+    runners = {"sender25": run_sender25, "xmailer": run_xmailer}
     return runners[args.service](args, stop)
 
 

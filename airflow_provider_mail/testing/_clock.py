@@ -12,7 +12,9 @@ import time
 
 
 class EmulatorClock:
-    """Real time (``time.time()``) shifted by an offset that only grows until :meth:`reset`.
+    """Real time (``time.time()``) shifted by an offset that :meth:`advance` only grows.
+
+    :meth:`set_time` jumps to an absolute time instead and :meth:`reset` drops the offset.
 
     Thread-safe: request threads read it while a test thread advances it.
     """
@@ -43,6 +45,20 @@ class EmulatorClock:
             raise ValueError(f"cannot advance the clock by a negative amount ({seconds!r} s)")
         with self._lock:
             self._offset += float(seconds)
+            return time.time() + self._offset
+
+    def set_time(self, epoch: float) -> float:
+        """Jump to an absolute time (forwards or backwards); the clock keeps running from there.
+
+        Unlike :meth:`advance` this may move the clock back, e.g. to replay a day in 2018 when
+        Brazil still observed DST. Do it before anything is recorded: what the emulator already
+        holds keeps its timestamps, which may then lie in the emulated future.
+
+        :param epoch: the emulated Unix time to show now.
+        :returns: the new emulated time.
+        """
+        with self._lock:
+            self._offset = float(epoch) - time.time()
             return time.time() + self._offset
 
     def reset(self) -> None:

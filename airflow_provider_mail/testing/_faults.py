@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -47,7 +47,8 @@ class Fault(str, Enum):
                              is never read
     RESET_AFTER_BODY         body read and **processed** (a send stores its           yes
                              messages), then the connection is reset unanswered
-    TRUNCATED_JSON           processed; 200 whose JSON body is cut in half            yes
+    TRUNCATED_JSON           processed; 200 whose body is cut in half (a streamed     yes
+                             body: cut inside its first chunk)
     NON_JSON_200             200 ``text/html`` page (captive portal, WAF, maintenance) no
     INVALID_JSON             Moonrope's 400 ``{"status":"invalid-json",…}``           no
     ======================== ======================================================= ===========
@@ -223,9 +224,19 @@ def degraded_response(plan: FaultPlan, app_response: HttpResponse) -> HttpRespon
     if fault is Fault.HTTP_504:
         return nginx_page(504)
     if fault is Fault.TRUNCATED_JSON:
+        if app_response.stream is not None:
+            # A streamed body has no known length: cut it inside its first chunk instead.
+            stream = _first_half_of_first_chunk(app_response.stream)
+            return HttpResponse(200, app_response.headers, stream=stream)
         body = app_response.body
         return HttpResponse(200, app_response.headers, body[: len(body) // 2])
     return app_response
+
+
+def _first_half_of_first_chunk(stream: Iterable[bytes]) -> Iterator[bytes]:
+    for chunk in stream:
+        yield chunk[: len(chunk) // 2]
+        return
 
 
 def _https_location(request: HttpRequest) -> str:

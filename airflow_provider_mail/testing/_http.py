@@ -7,6 +7,7 @@ own state), testable without sockets, and the transport (:mod:`._server`) stays 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,18 +53,24 @@ class HttpRequest:
 
 @dataclass(frozen=True)
 class HttpResponse:
-    """One response to write back. ``Content-Length`` is always added by the transport.
+    """One response to write back.
+
+    The transport adds ``Content-Length`` for a ``body``; a ``stream`` is sent with chunked
+    transfer coding instead, one chunk per item, as the iterable produces them — so a huge body
+    is generated while it is written and never held in memory.
 
     :param status: the HTTP status code.
     :param headers: extra header fields (``Content-Type`` included when there is a body).
-    :param body: the body bytes.
+    :param body: the body bytes (ignored when ``stream`` is given).
     :param close_connection: send ``Connection: close`` and end the keep-alive connection.
+    :param stream: the body as an iterable of byte chunks, consumed once by the transport.
     """
 
     status: int
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
     close_connection: bool = False
+    stream: Iterable[bytes] | None = field(default=None, compare=False, repr=False)
 
     def header(self, name: str) -> str | None:
         """Return the first value of header ``name`` (case-insensitive), or ``None``.

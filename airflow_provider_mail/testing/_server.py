@@ -1,9 +1,10 @@
 """A threaded loopback HTTP/1.1 server that hosts one emulated service.
 
-It owns everything that is not the service itself, so every emulator (Sender25 today, the
-xmailer report endpoint next) gets the same behaviour for free:
+It owns everything that is not the service itself, so every emulator (Sender25, the xmailer
+report endpoint) gets the same behaviour for free:
 
-* HTTP/1.1 with keep-alive; every response carries ``Content-Length``; any method is passed on;
+* HTTP/1.1 with keep-alive; every response carries ``Content-Length`` except a streamed one,
+  which is sent chunked (:mod:`._transport`); any method is passed on;
 * a request log (:class:`RequestRecord`), thread-safe, JSON-able;
 * fault injection (:mod:`._faults`) applied in front of or behind the application;
 * an admin interface under ``/_emulator/`` that is never logged, charged or faulted, so tests
@@ -17,26 +18,23 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import selectors
 import socket
-import struct
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from ._clock import EmulatorClock
 from ._faults import DEFAULT_SLOW_DELAY, Fault, FaultPlan, FaultQueue, degraded_response, front_response
 from ._http import AppOutcome, HttpRequest, HttpResponse
+from ._transport import query_keys, read_body, reset_connection, split_target, write_response
 
 log = logging.getLogger(__name__)
 
 ADMIN_PREFIX = "/_emulator/"
 _IDLE_KEEPALIVE_SECONDS = 60
-_MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
 class Application(Protocol):
@@ -80,6 +78,8 @@ class RequestRecord:
     :param stored_message_ids: ids of messages the request stored (even if the client never
         learned about them).
     :param timestamp: emulator-clock time the request arrived.
+    :param query_keys: names of the parameters sent in the URL's query string, in order, never
+        their values (so a test can tell that a secret travelled in the body, not the URL).
     """
 
     method: str
@@ -94,6 +94,7 @@ class RequestRecord:
     error_code: str | None
     stored_message_ids: list[int]
     timestamp: float
+    query_keys: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the record as a JSON-compatible dict."""
@@ -217,12 +218,12 @@ class EmulatorServer:
 
     def serve(self, handler: _RequestHandler) -> None:
         """Answer one request read by ``handler``; the entry point of every method."""
-        path, query = _split_target(handler.path)
+        path, query = split_target(handler.path)
         head_only = handler.command == "HEAD"
         if path.startswith(ADMIN_PREFIX):
             request = self._read_request(handler, path, query)
             if request is not None:
-                _write(handler, self._admin(request, path[len(ADMIN_PREFIX) :]), head_only)
+                write_response(handler, self._admin(request, path[len(ADMIN_PREFIX) :]), head_only)
             return
 
         arrived = self.clock.now()
@@ -233,10 +234,11 @@ class EmulatorServer:
             "content_type": handler.headers.get("Content-Type"),
             "fault": plan.fault.name if plan else None,
             "timestamp": arrived,
+            "query_keys": query_keys(query),
         }
         if plan is not None and plan.fault is Fault.RESET_BEFORE_BODY:
             self._record(_record(base, reached_app=False, http_status=None))
-            _reset_connection(handler)
+            reset_connection(handler)
             return
         request = self._read_request(handler, path, query)
         if request is None:
@@ -244,13 +246,13 @@ class EmulatorServer:
         if plan is not None and not plan.fault.reaches_app:
             response = front_response(plan, request)
             self._record(_record(base, reached_app=False, http_status=response.status))
-            _write(handler, response, head_only)
+            write_response(handler, response, head_only)
             return
 
         outcome = self._run_app(request)
         if plan is not None and plan.fault is Fault.RESET_AFTER_BODY:
             self._record(_record(base, outcome=outcome, reached_app=True, http_status=None, envelope=False))
-            _reset_connection(handler)
+            reset_connection(handler)
             return
         response = outcome.response
         intact = plan is None or plan.fault is Fault.SLOW
@@ -262,7 +264,7 @@ class EmulatorServer:
         if plan is not None and plan.fault is Fault.SLOW:
             # The app has finished (its effects are visible); only the answer is late.
             self._stopping.wait(float(plan.options.get("delay", DEFAULT_SLOW_DELAY)))
-        _write(handler, response, head_only)
+        write_response(handler, response, head_only)
 
     def _run_app(self, request: HttpRequest) -> AppOutcome:
         try:
@@ -275,10 +277,10 @@ class EmulatorServer:
 
     def _read_request(self, handler: _RequestHandler, path: str, query: str) -> HttpRequest | None:
         try:
-            body = _read_body(handler)
+            body = read_body(handler)
         except ValueError as exc:
             handler.close_connection = True
-            _write(
+            write_response(
                 handler, HttpResponse(400, (("Content-Type", "text/plain"),), str(exc).encode(), True), False
             )
             return None
@@ -319,6 +321,11 @@ class EmulatorServer:
             plan = self.inject(fault, count, **spec)
             return HttpResponse.json(
                 200, {"fault": plan.fault.name, "count": count, "options": dict(plan.options)}
+            )
+        if endpoint == ("POST", "time"):
+            epoch = float(admin_json(request)["epoch"])
+            return HttpResponse.json(
+                200, {"now": self.clock.set_time(epoch), "clock_offset": self.clock.offset}
             )
         if endpoint == ("POST", "advance"):
             seconds = float(admin_json(request).get("seconds", 0))
@@ -364,77 +371,6 @@ def _record(
         stored_message_ids=list(outcome.stored_message_ids) if outcome else [],
         **base,
     )
-
-
-def _split_target(target: str) -> tuple[str, str]:
-    if not target.startswith("/"):  # absolute-form target, as sent to a proxy
-        parts = urlsplit(target)
-        return parts.path or "/", parts.query
-    path, _, query = target.partition("?")
-    return path, query
-
-
-def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
-    if "chunked" in (handler.headers.get("Transfer-Encoding") or "").lower():
-        return _read_chunked(handler)
-    raw_length = handler.headers.get("Content-Length")
-    if raw_length is None:
-        return b""
-    try:
-        length = int(raw_length)
-    except ValueError:
-        raise ValueError(f"invalid Content-Length {raw_length!r}") from None
-    if length < 0 or length > _MAX_BODY_BYTES:
-        raise ValueError(f"unsupported Content-Length {length}")
-    return handler.rfile.read(length)
-
-
-def _read_chunked(handler: BaseHTTPRequestHandler) -> bytes:
-    chunks: list[bytes] = []
-    total = 0
-    while True:
-        size_line = handler.rfile.readline(1024).split(b";", 1)[0].strip()
-        try:
-            size = int(size_line, 16)
-        except ValueError:
-            raise ValueError("malformed chunked body") from None
-        if size == 0:
-            while handler.rfile.readline(1024).strip():  # trailer fields, then the blank line
-                pass
-            return b"".join(chunks)
-        total += size
-        if total > _MAX_BODY_BYTES:
-            raise ValueError("request body too large")
-        chunks.append(handler.rfile.read(size))
-        handler.rfile.readline(8)
-
-
-def _write(handler: BaseHTTPRequestHandler, response: HttpResponse, head_only: bool) -> None:
-    try:
-        handler.send_response(response.status)
-        for name, value in response.headers:
-            handler.send_header(name, value)
-        handler.send_header("Content-Length", str(len(response.body)))
-        if response.close_connection:
-            handler.send_header("Connection", "close")
-        handler.end_headers()
-        if response.body and not head_only:
-            handler.wfile.write(response.body)
-        handler.wfile.flush()
-    except OSError:  # the client went away (e.g. it timed out on a SLOW fault)
-        handler.close_connection = True
-
-
-def _reset_connection(handler: BaseHTTPRequestHandler) -> None:
-    handler.close_connection = True
-    sock = handler.connection
-    try:
-        # Linger 0 turns close() into an abortive close: the peer gets RST, not an orderly FIN.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        # Close the descriptor ourselves: socketserver would shutdown(SHUT_WR) first (a FIN).
-        os.close(sock.detach())
-    except OSError:
-        pass
 
 
 class _RequestHandler(BaseHTTPRequestHandler):

@@ -3,7 +3,10 @@
 * ``sender25_emulator`` — a started :class:`~airflow_provider_mail.testing.Sender25Emulator`
   with default settings, stopped after the test;
 * ``sender25_airflow_conn`` — the same emulator, with ``AIRFLOW_CONN_SENDER25_DEFAULT`` pointing
-  at it for the duration of the test.
+  at it for the duration of the test;
+* ``xmailer_emulator`` — a started :class:`~airflow_provider_mail.testing.XmailerEmulator` with
+  default settings (STARTTLS relay, text report), stopped after the test;
+* ``xmailer_airflow_conn`` — the same, with ``AIRFLOW_CONN_XMAILER_DEFAULT`` pointing at it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import pytest
 
 if TYPE_CHECKING:
     from airflow_provider_mail.testing.sender25 import Sender25Emulator
+    from airflow_provider_mail.testing.xmailer import XmailerEmulator
 
 
 @pytest.fixture
@@ -39,3 +43,26 @@ def sender25_airflow_conn(
     """The running emulator, exposed to Airflow as connection ``sender25_default``."""
     monkeypatch.setenv("AIRFLOW_CONN_SENDER25_DEFAULT", sender25_emulator.airflow_connection())
     return sender25_emulator
+
+
+@pytest.fixture
+def xmailer_emulator() -> Iterator[XmailerEmulator]:
+    """A running xmailer emulator: STARTTLS relay with user ``relay@example.com`` / password
+    ``smtp-secret``, text report at ``/http/report.php``; stopped when the test ends."""
+    from airflow_provider_mail.testing.xmailer import XmailerEmulator
+
+    emulator = XmailerEmulator()
+    emulator.start()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture
+def xmailer_airflow_conn(
+    xmailer_emulator: XmailerEmulator, monkeypatch: pytest.MonkeyPatch
+) -> XmailerEmulator:
+    """The running emulator, exposed to Airflow as connection ``xmailer_default``."""
+    monkeypatch.setenv("AIRFLOW_CONN_XMAILER_DEFAULT", xmailer_emulator.airflow_connection())
+    return xmailer_emulator

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_mail.testing import Sender25Emulator
+from airflow_provider_mail.testing import Sender25Emulator, XmailerEmulator
 
 _PLUGIN = "airflow_provider_mail.testing.pytest_plugin"
 
@@ -25,6 +25,21 @@ def make_emulator() -> Iterator[Callable[..., Sender25Emulator]]:
 
     def start(**settings: Any) -> Sender25Emulator:
         emulator = Sender25Emulator(**settings).start()
+        started.append(emulator)
+        return emulator
+
+    yield start
+    for emulator in started:
+        emulator.stop()
+
+
+@pytest.fixture
+def make_xmailer() -> Iterator[Callable[..., XmailerEmulator]]:
+    """Start xmailer emulators with non-default settings; all are stopped after the test."""
+    started: list[XmailerEmulator] = []
+
+    def start(**settings: Any) -> XmailerEmulator:
+        emulator = XmailerEmulator(**settings).start()
         started.append(emulator)
         return emulator
 

@@ -1,0 +1,88 @@
+"""The aiosmtpd classes behind the emulated relay; imported only when a relay starts.
+
+Kept apart from :mod:`.xmailer_smtp` so that importing the emulator never imports aiosmtpd.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Session
+
+
+class QuietSession(Session):
+    """aiosmtpd's session without the deprecation warning it logs on every AUTH (when it fills
+    ``login_data``), which would reach the console of a CLI run through logging's last resort."""
+
+    @property
+    def login_data(self) -> Any:
+        """The login of the last AUTH (aiosmtpd's legacy field)."""
+        return self._login_data
+
+    @login_data.setter
+    def login_data(self, value: Any) -> None:
+        self._login_data = value
+
+
+class RelaySMTP(SMTP):
+    """One SMTP connection of the relay, with the per-connection facts the handler needs.
+
+    :param handler: the relay handler.
+    :param process_id: the connection's "process id" (middle group of its Exim ids).
+    :param auth_needs_starttls: refuse AUTH until STARTTLS (``starttls`` mode only).
+    :param kwargs: aiosmtpd's ``SMTP`` settings.
+    """
+
+    def __init__(self, handler: Any, *, process_id: int, auth_needs_starttls: bool, **kwargs: Any):
+        super().__init__(handler, auth_require_tls=True, **kwargs)
+        # aiosmtpd only knows STARTTLS as TLS: behind implicit TLS (and in "none" mode) AUTH must
+        # be accepted without it. Set after __init__, which would warn about the combination.
+        self._auth_require_tls = auth_needs_starttls
+        self.process_id = process_id
+        self.rejecting_recipients = False  # a reject_rcpt fault hit the current transaction
+        self.refuses_auth: bool | None = None  # an auth_fail fault hit this connection
+
+    def _create_session(self) -> Session:
+        return QuietSession(self.loop)
+
+
+class RelayController(Controller):
+    """aiosmtpd's threaded controller serving on a socket bound beforehand (so port 0 works and
+    the port is known before the thread starts).
+
+    :param handler: the relay handler.
+    :param listener: the bound, listening, non-blocking socket.
+    :param new_process_id: gives each connection its process id.
+    :param auth_needs_starttls: see :class:`RelaySMTP`.
+    :param kwargs: the controller's and ``SMTP``'s settings.
+    """
+
+    def __init__(
+        self,
+        handler: Any,
+        *,
+        listener: socket.socket,
+        new_process_id: Any,
+        auth_needs_starttls: bool,
+        **kwargs: Any,
+    ):
+        super().__init__(handler, **kwargs)
+        self.listener = listener
+        self.new_process_id = new_process_id
+        self.auth_needs_starttls = auth_needs_starttls
+
+    def factory(self) -> SMTP:
+        """A new :class:`RelaySMTP` for an accepted connection."""
+        return RelaySMTP(
+            self.handler,
+            process_id=self.new_process_id(),
+            auth_needs_starttls=self.auth_needs_starttls,
+            loop=self.loop,
+            **self.SMTP_kwargs,
+        )
+
+    def _create_server(self) -> Any:
+        server: Any = self.loop.create_server(self._factory_invoker, sock=self.listener, ssl=self.ssl_context)
+        return server
