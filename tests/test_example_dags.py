@@ -174,3 +174,89 @@ def test_example_xmailer_daily_report_exports_the_window(dags_test, xmailer_emul
     assert sorted(line.split(",")[2] for line in lines[1:]) == ["a@example.org", "b+hardfail@example.org"]
     assert "2 rows, 1 failed (50%)" in output
     assert len(xmailer_emulator.requests) == 1
+
+
+@pytest.fixture
+def deliver_after_deferral():
+    """Deliveries that wait until the sensor poked and the trigger polled, then happen at once.
+
+    Deterministic under any load: the clock moves when the request log shows the first poke and a
+    trigger poll, not after a fixed delay.
+    """
+    import threading
+    import time
+
+    from airflow_provider_mail.hooks.sender25 import MESSAGE_PATH
+    from airflow_provider_mail.testing import Sender25Emulator
+
+    with Sender25Emulator(delivery_delay=3600.0) as emulator:
+        stop = threading.Event()
+
+        def release_after_two_reads():
+            while not stop.is_set():
+                if sum(r.path == MESSAGE_PATH for r in emulator.requests) >= 2:
+                    emulator.advance(7200)
+                    return
+                time.sleep(0.05)
+
+        watcher = threading.Thread(target=release_after_two_reads, daemon=True)
+        watcher.start()
+        yield emulator
+        stop.set()
+        watcher.join(timeout=5)
+
+
+def test_send_and_confirm_defers_confirms_and_fails_fast_on_the_bounce(dags_test, deliver_after_deferral):
+    emulator = deliver_after_deferral
+    output = dags_test(
+        "example_send_and_confirm", extra_env={"AIRFLOW_CONN_SENDER25_DEFAULT": emulator.airflow_connection()}
+    )
+    # Whichever sensor `dags test` runs first defers (the other then finds its message already final):
+    # the trigger polled, and execute_complete ran on its event.
+    assert "delivery poll 1: waiting: pending 1" in output
+    assert "poll(s) in the triggerer:" in output
+    assert "invoice delivered to ana@example.org" in output
+    assert "ghost+hardfail@example.org" in output and "550 5.1.1" in output
+    assert "the address bounced" in output  # the failure branch ran
+    statuses = {m.rcpt_to: m.status for m in emulator.messages()}
+    assert statuses == {"ana@example.org": "Sent", "ghost+hardfail@example.org": "HardFail"}
+
+
+MODES_DAG = textwrap.dedent(
+    """
+    from datetime import datetime
+
+    from airflow_provider_mail._compat import dag
+    from airflow_provider_mail.operators.sender25 import Sender25SendEmailOperator
+    from airflow_provider_mail.sensors.delivery import Sender25DeliverySensor
+
+
+    @dag(dag_id="sensor_modes", schedule=None, start_date=datetime(2026, 1, 1), catchup=False)
+    def sensor_modes():
+        send = Sender25SendEmailOperator(task_id="send", to="ana@example.org", from_email="n@example.com",
+                                         subject="modes", plain_body="hi")
+        for mode in ("poke", "reschedule"):
+            send >> Sender25DeliverySensor(task_id=f"wait_{mode}", messages=send.output, mode=mode,
+                                           deferrable=False, poke_interval=1, timeout=120)
+
+
+    sensor_modes()
+    """
+)
+
+
+def test_poke_and_reschedule_modes_complete_under_dags_test(dags_test, tmp_path):
+    from airflow_provider_mail.testing import Sender25Emulator
+
+    (tmp_path / "sensor_modes.py").write_text(MODES_DAG)
+    with Sender25Emulator(delivery_delay=4.0) as emulator:
+        output = dags_test(
+            "sensor_modes",
+            dags_folder=tmp_path,
+            extra_env={"AIRFLOW_CONN_SENDER25_DEFAULT": emulator.airflow_connection()},
+        )
+        (message,) = emulator.messages()
+        assert message.status == "Sent"
+        reads = [r for r in emulator.requests if r.path.endswith("messages/message")]
+    assert len(reads) >= 3  # both sensors poked more than once before the delivery
+    assert output.count("sender25 delivery: all 1 message(s) delivered") >= 2  # 2.11 prints task logs twice

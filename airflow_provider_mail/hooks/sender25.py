@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
@@ -108,10 +109,18 @@ class Sender25Hook(BaseHook):
 
     @cached_property
     def session(self) -> requests.Session:
-        """One pooled keep-alive session for every call of this hook."""
+        """One pooled keep-alive session for every call of this hook.
+
+        Proxy and CA-bundle variables are read once here: by default requests re-scans the whole
+        environment on every request, which cost a fifth of a send's time in the benchmark.
+        """
         session = requests.Session()
         session.headers.update(self._request_headers())
+        session.trust_env = False
+        session.proxies.update(requests.utils.get_environ_proxies(self.settings.base_url))
         session.verify = self.settings.verify
+        if session.verify is True:
+            session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         return session
 
     def get_conn(self) -> requests.Session:

@@ -14,9 +14,9 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 from airflow_provider_mail.exceptions import (
     XmailerAuthError,
@@ -49,9 +49,8 @@ class Outcome(str, Enum):
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True)
-class ReportRow:
-    """One line of the report: one recipient of one queued message.
+class ReportRow(NamedTuple):
+    """One line of the report: one recipient of one queued message (a tuple: cheap by the million).
 
     :param queue_id: the relay's queue id (Exim format, normally).
     :param sender: the envelope sender.
@@ -151,6 +150,10 @@ class ReportParser:
         self._json_state = "start"
         self._latin1 = False
         self._utf8 = codecs.getincrementaldecoder("utf-8")()
+        # Reports repeat few days, hours and status texts: parse each once.
+        self._days: dict[str, tuple[int, int, int] | None] = {}
+        self._ambiguous_hours: dict[tuple[tuple[int, int, int], int], bool] = {}
+        self._statuses: dict[str, tuple[Outcome, int | None, str | None]] = {}
 
     @property
     def detected_format(self) -> str | None:
@@ -292,33 +295,45 @@ class ReportParser:
         clock: str,
         status: str,
     ) -> ReportRow | None:
-        queue_id, sender, recipient = queue_id.strip(), sender.strip(), recipient.strip()
+        queue_id, recipient, status = queue_id.strip(), recipient.strip(), status.strip()
         if not queue_id or "@" not in recipient:
             return self._malformed(number, line)
         when = self._event_time(day.strip(), clock.strip(), queue_id)
         if when is None:
             return self._malformed(number, line)
-        outcome, smtp_code, enhanced = classify_status(status.strip())
+        classified = self._statuses.get(status)
+        if classified is None:
+            classified = classify_status(status)
+            if len(self._statuses) < 10_000:
+                self._statuses[status] = classified
         self.stats.rows += 1
-        return ReportRow(queue_id, sender, recipient, when, status.strip(), outcome, smtp_code, enhanced)
+        return ReportRow(queue_id, sender.strip(), recipient, when, status, *classified)
 
     def _event_time(self, day: str, clock: str, queue_id: str) -> datetime | None:
-        try:
-            naive = datetime.strptime(f"{day} {clock}", "%d/%m/%Y %H:%M:%S")
-        except ValueError:
-            try:
-                naive = datetime.strptime(f"{day} {clock}", "%d/%m/%Y %H:%M")
-            except ValueError:
-                return None
-        earlier = naive.replace(tzinfo=self.timezone, fold=0)
-        later = naive.replace(tzinfo=self.timezone, fold=1)
-        if earlier.utcoffset() == later.utcoffset():
-            return earlier
-        # An hour that happened twice (end of summer time): the queue id's receive time decides.
-        parsed = parse_queue_id(queue_id)
-        if parsed is not None and earlier < parsed.received_at - timedelta(minutes=5):
-            return later
-        return earlier
+        if day in self._days:
+            ymd = self._days[day]
+        else:
+            ymd = _parse_day(day)
+            if len(self._days) < 10_000:
+                self._days[day] = ymd
+        parts = clock.split(":")
+        if ymd is None or len(parts) not in (2, 3) or not all(len(p) == 2 and p.isdigit() for p in parts):
+            return None
+        hour, minute, second = int(parts[0]), int(parts[1]), int(parts[2]) if len(parts) == 3 else 0
+        if hour > 23 or minute > 59 or second > 59:
+            return None
+        moment = datetime(*ymd, hour, minute, second, tzinfo=self.timezone)
+        key = (ymd, hour)
+        ambiguous = self._ambiguous_hours.get(key)
+        if ambiguous is None:
+            ambiguous = moment.replace(fold=0).utcoffset() != moment.replace(fold=1).utcoffset()
+            self._ambiguous_hours[key] = ambiguous
+        if ambiguous:
+            # An hour that happened twice (end of summer time): the queue id's receive time decides.
+            parsed = parse_queue_id(queue_id)
+            if parsed is not None and moment < parsed.received_at - timedelta(minutes=5):
+                return moment.replace(fold=1)
+        return moment
 
     def _malformed(self, number: int, line: str) -> ReportRow | None:
         """Count (or, in strict mode, raise on) a malformed line; always returns ``None``."""
@@ -366,6 +381,18 @@ def _decode_prefix(decoder: json.JSONDecoder, text: str) -> tuple[Any, str]:
     if isinstance(value, (int, float)) and end == len(text):
         return _INCOMPLETE, text  # a number cut by the chunk boundary
     return value, text[end:]
+
+
+def _parse_day(day: str) -> tuple[int, int, int] | None:
+    """``DD/MM/YYYY`` to ``(year, month, day)``; ``None`` when it is not a real date."""
+    parts = day.split("/")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts) or len(parts[2]) != 4:
+        return None
+    try:
+        parsed = date(int(parts[2]), int(parts[1]), int(parts[0]))
+    except ValueError:
+        return None
+    return parsed.year, parsed.month, parsed.day
 
 
 def _is_incomplete(buffer: str) -> bool:

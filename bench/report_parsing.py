@@ -1,0 +1,122 @@
+"""Report parsing: XmailerReportHook streaming versus the floors (a bare split loop, the csv module).
+
+``main`` serves synthetic reports of each size from an xmailer emulator in its own process and runs
+every reader in a fresh process, so each peak RSS is that reader's own. Two numbers per reader:
+end to end (request + parse, what a task pays) and parse only (an in-memory body, the parser's cost).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+import time
+
+import requests
+
+from bench._common import XMAILER_PASSWORD, XMAILER_USER, peak_rss_mb, run_isolated, xmailer_conn_json
+
+WINDOW = ("2026-11-22T00:00:00-03:00", "2026-11-23T00:00:00-03:00")
+FORM = {
+    "usuario_smtp": XMAILER_USER,
+    "senha_smtp": XMAILER_PASSWORD,
+    "dataini": "2026-11-22",
+    "horaini": "00:00",
+    "datafim": "2026-11-23",
+    "horafim": "00:00",
+}
+SIZES = (10_000, 100_000, 1_000_000)
+
+
+def read_ours(base_url: str) -> int:
+    from airflow_provider_mail.hooks.xmailer import XmailerReportHook
+
+    os.environ["AIRFLOW_CONN_XMAILER_DEFAULT"] = xmailer_conn_json(base_url)
+    return sum(1 for _ in XmailerReportHook().get_report(*WINDOW))
+
+
+def read_split(base_url: str) -> int:
+    body = requests.post(base_url + "/http/report.php", data=FORM, timeout=600).text
+    return sum(1 for line in body.split("\n") if line and len(line.split(";")) == 6)
+
+
+def read_csv(base_url: str) -> int:
+    body = requests.post(base_url + "/http/report.php", data=FORM, timeout=600).text
+    return sum(1 for row in csv.reader(io.StringIO(body), delimiter=";") if len(row) >= 6)
+
+
+def parse_only(reader: str, base_url: str) -> tuple[int, float]:
+    """Download once, then time only the parsing of the in-memory body."""
+    body = requests.post(base_url + "/http/report.php", data=FORM, timeout=600).content
+    started = time.perf_counter()
+    if reader == "ours":
+        from zoneinfo import ZoneInfo
+
+        from airflow_provider_mail.utils.xmailer_report import ReportParser
+
+        chunks = (body[i : i + 65536] for i in range(0, len(body), 65536))
+        rows = sum(1 for _ in ReportParser(ZoneInfo("America/Sao_Paulo")).parse(chunks))
+    elif reader == "split":
+        rows = sum(1 for line in body.decode().split("\n") if line and len(line.split(";")) == 6)
+    else:
+        rows = sum(1 for row in csv.reader(io.StringIO(body.decode()), delimiter=";") if len(row) >= 6)
+    return rows, time.perf_counter() - started
+
+
+READERS = {"ours": read_ours, "split": read_split, "csv": read_csv}
+
+
+def one(reader: str, base_url: str, mode: str) -> dict:
+    """Run in a fresh process: one reader, one mode; report rows, seconds and peak RSS."""
+    baseline = peak_rss_mb()
+    if mode == "end_to_end":
+        started = time.perf_counter()
+        rows = READERS[reader](base_url)
+        seconds = time.perf_counter() - started
+    else:
+        rows, seconds = parse_only(reader, base_url)
+    return {
+        "rows": rows,
+        "seconds": round(seconds, 3),
+        "rows_per_second": round(rows / seconds),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "start_rss_mb": round(baseline, 1),
+    }
+
+
+def main(sizes: tuple[int, ...] = SIZES) -> dict:
+    from bench._common import emulator_process
+
+    results: dict = {}
+    with emulator_process("xmailer") as base_url:
+        for size in sizes:
+            requests.post(base_url + "/_emulator/synthetic-report", json={"lines": size}, timeout=30)
+            for mode in ("end_to_end", "parse_only"):
+                for reader in READERS:
+                    if mode == "parse_only" and size > 100_000 and reader != "ours":
+                        pass
+                    results.setdefault(mode, {}).setdefault(str(size), {})[reader] = run_isolated(
+                        "report_parsing", "--one", reader, base_url, mode
+                    )
+    ratios = {}
+    for mode, by_size in results.items():
+        for size, readers in by_size.items():
+            ours = readers["ours"]["rows_per_second"]
+            ratios[f"{mode}/{size}"] = {
+                "ours_over_split": round(ours / readers["split"]["rows_per_second"], 3),
+                "ours_over_csv": round(ours / readers["csv"]["rows_per_second"], 3),
+            }
+    end_to_end = results["end_to_end"]
+    rss_growth = (
+        end_to_end[str(sizes[-1])]["ours"]["peak_rss_mb"] - end_to_end[str(sizes[0])]["ours"]["peak_rss_mb"]
+    )
+    return {"results": results, "ratios": ratios, "ours_peak_rss_growth_mb": round(rss_growth, 1)}
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--one":
+        print(json.dumps(one(sys.argv[2], sys.argv[3], sys.argv[4])))
+    else:
+        print(json.dumps(main(tuple(int(a) for a in sys.argv[1:]) or SIZES)))
