@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import requests
 
 from airflow_provider_mail import __version__
@@ -26,6 +25,7 @@ from airflow_provider_mail.exceptions import (
     Sender25MessageNotFound,
     Sender25UnexpectedResponse,
 )
+from airflow_provider_mail.utils.async_clients import shared_async_client
 from airflow_provider_mail.utils.connection import Sender25ConnectionSettings, resolve_sender25_settings
 from airflow_provider_mail.utils.sender25_payload import (
     AttachmentLike,
@@ -290,10 +290,7 @@ class Sender25Hook(BaseHook):
         return self.settings
 
     async def aclose(self) -> None:
-        """Close the async client, if one was opened."""
-        client = self.__dict__.pop("_async_client", None)
-        if client is not None:
-            await client.aclose()
+        """Nothing to release: async calls use the event loop's shared client (see ``async_clients``)."""
 
     async def __aenter__(self) -> Sender25Hook:
         return self
@@ -322,22 +319,15 @@ class Sender25Hook(BaseHook):
         encoded = json.dumps(body).encode("utf-8")
         retry_number = 0
         while True:
-            result = await attempt_with_httpx(self._async_client, settings, path, encoded)
+            client = shared_async_client(
+                verify=settings.verify, timeout=settings.timeout, connect_timeout=settings.connect_timeout
+            )
+            result = await attempt_with_httpx(client, settings, path, encoded, self._request_headers())
             if not isinstance(result, FailedAttempt):
                 return result
             wait = next_wait(result, path=path, send_to=send_to, retry_number=retry_number, settings=settings)
             retry_number += 1
             await asyncio.sleep(wait)
-
-    @cached_property
-    def _async_client(self) -> httpx.AsyncClient:
-        settings = self.settings
-        return httpx.AsyncClient(
-            headers=self._request_headers(),
-            verify=settings.verify,
-            follow_redirects=False,
-            timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
-        )
 
     def _request_headers(self) -> dict[str, str]:
         return {

@@ -29,6 +29,7 @@ from airflow_provider_mail.exceptions import (
     XmailerSmtpError,
     XmailerTransportError,
 )
+from airflow_provider_mail.utils.async_clients import shared_async_client
 from airflow_provider_mail.utils.report_window import ReportWindow
 from airflow_provider_mail.utils.smtp_reply import extract_queue_id
 from airflow_provider_mail.utils.xmailer_connection import XmailerConnectionSettings, resolve_xmailer_settings
@@ -204,35 +205,35 @@ class XmailerReportHook(_XmailerBaseHook):
             **({"idMensagem": queue_id} if queue_id else {}),
         }
         parser = ReportParser(settings.timezone)
-        timeout = httpx.Timeout(settings.timeout, connect=settings.connect_timeout)
-        async with httpx.AsyncClient(
-            verify=settings.verify, timeout=timeout, follow_redirects=False
-        ) as client:
-            for retry_number in range(settings.retry_policy.max_retries + 1):
-                try:
-                    async with client.stream(**self._httpx_request(params)) as response:
-                        if response.status_code in RETRYABLE_HTTP:
-                            raise XmailerTransportError(
-                                f"the report endpoint answered HTTP {response.status_code}"
-                            )
-                        if response.status_code >= 300:  # redirects and 4xx: retrying cannot help
-                            raise MailConfigurationError(
-                                f"the report endpoint answered HTTP {response.status_code}; check the host"
-                            )
-                        async for chunk in response.aiter_bytes(CHUNK_SIZE):
-                            for row in parser.feed(chunk):
-                                if window.contains(row.delivered_at):
-                                    yield row
-                        for row in parser.close():
+        client = shared_async_client(
+            verify=settings.verify, timeout=settings.timeout, connect_timeout=settings.connect_timeout
+        )
+        # One streamed request; retried only before the first row arrives.
+        for retry_number in range(settings.retry_policy.max_retries + 1):
+            try:
+                async with client.stream(**self._httpx_request(params)) as response:
+                    if response.status_code in RETRYABLE_HTTP:
+                        raise XmailerTransportError(
+                            f"the report endpoint answered HTTP {response.status_code}"
+                        )
+                    if response.status_code >= 300:  # redirects and 4xx: retrying cannot help
+                        raise MailConfigurationError(
+                            f"the report endpoint answered HTTP {response.status_code}; check the host"
+                        )
+                    async for chunk in response.aiter_bytes(CHUNK_SIZE):
+                        for row in parser.feed(chunk):
                             if window.contains(row.delivered_at):
                                 yield row
-                        return
-                except (httpx.TransportError, XmailerTransportError) as err:
-                    if parser.stats.rows or retry_number == settings.retry_policy.max_retries:
-                        raise XmailerTransportError(f"report request failed: {err!r}") from err
-                    wait = settings.retry_policy.delay(retry_number)
-                    self.log.warning("xmailer report: %r; retry %d in %.2f s", err, retry_number + 1, wait)
-                    await asyncio.sleep(wait)
+                    for row in parser.close():
+                        if window.contains(row.delivered_at):
+                            yield row
+                    return
+            except (httpx.TransportError, XmailerTransportError) as err:
+                if parser.stats.rows or retry_number == settings.retry_policy.max_retries:
+                    raise XmailerTransportError(f"report request failed: {err!r}") from err
+                wait = settings.retry_policy.delay(retry_number)
+                self.log.warning("xmailer report: %r; retry %d in %.2f s", err, retry_number + 1, wait)
+                await asyncio.sleep(wait)
 
     def _httpx_request(self, params: dict[str, str]) -> dict[str, Any]:
         settings = self.settings

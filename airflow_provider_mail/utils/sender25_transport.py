@@ -118,18 +118,23 @@ def attempt_with_requests(
 
 
 async def attempt_with_httpx(
-    client: httpx.AsyncClient, settings: Sender25ConnectionSettings, path: str, body: bytes
+    client: httpx.AsyncClient,
+    settings: Sender25ConnectionSettings,
+    path: str,
+    body: bytes,
+    headers: dict[str, str],
 ) -> Any:
     """POST once with httpx; return the envelope's data or a :class:`FailedAttempt`.
 
-    :param client: the async client (carries the key header and timeouts).
+    :param client: the loop's shared async client (timeouts, TLS).
+    :param headers: the request headers, API key included.
     :param settings: the connection settings.
     :param path: the API path.
     :param body: the JSON body.
     """
     started = time.monotonic()
     try:
-        response = await client.post(settings.base_url + path, content=body)
+        response = await client.post(settings.base_url + path, content=body, headers=headers)
     except (httpx.ConnectTimeout, httpx.PoolTimeout) as err:
         return _transport_failure(f"connect timeout to {settings.base_url}: {err!r}", reached_app=False)
     except httpx.ConnectError as err:
