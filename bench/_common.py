@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,7 +107,7 @@ def timed(function, *args, **kwargs) -> tuple[float, object]:
 
 
 def run_isolated(module: str, *args: str, timeout: float = 600) -> dict:
-    """Run ``python -m bench.<module> args`` in a fresh process; return its JSON line (peak RSS is its own)."""
+    """Run ``python -m bench.<module>`` in a fresh process (its peak RSS is its own); return its JSON."""
     done = subprocess.run(
         [sys.executable, "-m", f"bench.{module}", *args],
         cwd=ROOT,
@@ -126,14 +126,12 @@ def machine() -> dict:
     import airflow
 
     cpu = "unknown"
-    try:
+    with suppress(OSError, StopIteration):
         cpu = next(
             line.split(":", 1)[1].strip()
             for line in Path("/proc/cpuinfo").read_text().splitlines()
             if line.startswith("model name")
         )
-    except (OSError, StopIteration):
-        pass
     return {
         "python": platform.python_version(),
         "airflow": airflow.__version__,

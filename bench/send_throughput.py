@@ -78,7 +78,7 @@ def our_hook(base_url: str, count: int) -> None:
 
 
 def emulator_ceiling(base_url: str, count: int, clients: int = 4) -> None:
-    """The emulator with several raw clients at once: if this beats one client, the server is not the limit."""
+    """Several raw clients at once: if this beats one client, the emulator is not the limit."""
     per_client = count // clients
     threads = [threading.Thread(target=raw_keepalive, args=(base_url, per_client)) for _ in range(clients)]
     for thread in threads:
