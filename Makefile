@@ -1,4 +1,4 @@
-# One command each: `make demo`, `make test`, `make lint`. Every target creates the venv it needs.
+# One command each: `make demo`, `make test`, `make lint`, `make bench`. Every target creates the venv it needs.
 # AIRFLOW_VERSION=2.11.2 make test runs the same suite on Airflow 2.11 in its own venv.
 
 AIRFLOW_VERSION ?= 3.3.2
@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed-af$(AIRFLOW_VERSION)
 UV := $(PYTHON) -m uv
 PYTEST_ARGS ?=
 
-.PHONY: venv test lint demo clean
+.PHONY: venv test lint demo bench clean
 
 venv: $(STAMP)
 
@@ -35,6 +35,9 @@ lint: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/python scripts/run_demo.py
+
+bench: $(STAMP)
+	PYTHONPATH=. $(VENV)/bin/python -m bench.run
 
 clean:
 	rm -rf .venv .venv-af* .demo

@@ -25,7 +25,7 @@ from airflow_provider_mail.exceptions import (
     Sender25MessageNotFound,
     Sender25UnexpectedResponse,
 )
-from airflow_provider_mail.utils.async_clients import shared_async_client
+from airflow_provider_mail.utils.async_clients import request_slots, shared_async_client
 from airflow_provider_mail.utils.connection import Sender25ConnectionSettings, resolve_sender25_settings
 from airflow_provider_mail.utils.sender25_payload import (
     AttachmentLike,
@@ -322,7 +322,8 @@ class Sender25Hook(BaseHook):
             client = shared_async_client(
                 verify=settings.verify, timeout=settings.timeout, connect_timeout=settings.connect_timeout
             )
-            result = await attempt_with_httpx(client, settings, path, encoded, self._request_headers())
+            async with request_slots():
+                result = await attempt_with_httpx(client, settings, path, encoded, self._request_headers())
             if not isinstance(result, FailedAttempt):
                 return result
             wait = next_wait(result, path=path, send_to=send_to, retry_number=retry_number, settings=settings)

@@ -29,7 +29,7 @@ from airflow_provider_mail.exceptions import (
     XmailerSmtpError,
     XmailerTransportError,
 )
-from airflow_provider_mail.utils.async_clients import shared_async_client
+from airflow_provider_mail.utils.async_clients import request_slots, shared_async_client
 from airflow_provider_mail.utils.report_window import ReportWindow
 from airflow_provider_mail.utils.smtp_reply import extract_queue_id
 from airflow_provider_mail.utils.xmailer_connection import XmailerConnectionSettings, resolve_xmailer_settings
@@ -211,7 +211,7 @@ class XmailerReportHook(_XmailerBaseHook):
         # One streamed request; retried only before the first row arrives.
         for retry_number in range(settings.retry_policy.max_retries + 1):
             try:
-                async with client.stream(**self._httpx_request(params)) as response:
+                async with request_slots(), client.stream(**self._httpx_request(params)) as response:
                     if response.status_code in RETRYABLE_HTTP:
                         raise XmailerTransportError(
                             f"the report endpoint answered HTTP {response.status_code}"

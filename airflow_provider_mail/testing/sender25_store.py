@@ -7,6 +7,7 @@ under another API key is another message (reference doc §8).
 
 from __future__ import annotations
 
+import heapq
 import re
 import secrets
 import string
@@ -116,6 +117,10 @@ class MailServer:
         self.messages: dict[int, MessageRecord] = {}
         self._next_id = 1
         self._next_delivery_id = 1
+        # Next planned attempt of every unfinished message, earliest first: each request only looks at
+        # what is due instead of walking the whole message database.
+        self._due: list[tuple[float, int]] = []
+        self._unscheduled: list[int] = []
 
     def authorises(self, address: str | None) -> bool:
         """Whether ``address`` may be used as From (Postal's ``authenticated_domain_for_address``).
@@ -168,8 +173,16 @@ class MailServer:
             script=script_for(rcpt_to),
         )
         self.messages[record.id] = record
+        self._unscheduled.append(record.id)
         self._next_id += 1
         return record
+
+    def reschedule(self, message_id: int) -> None:
+        """Plan a message's next attempt again (its plan changed, e.g. a Held message was released).
+
+        :param message_id: the message id.
+        """
+        self._unscheduled.append(message_id)
 
     def process_until(self, now: float, timing: LifecycleTiming) -> None:
         """Record every planned delivery attempt due by ``now``, oldest first, server-wide.
@@ -177,23 +190,37 @@ class MailServer:
         :param now: the emulator clock's time.
         :param timing: the lifecycle timing.
         """
-        due: list[tuple[float, int, PlannedAttempt]] = []
-        for record in self.messages.values():
+        for message_id in self._unscheduled:
+            self._push_next(self.messages[message_id], timing)
+        self._unscheduled.clear()
+        while self._due and self._due[0][0] <= now:
+            timestamp, message_id = heapq.heappop(self._due)
+            record = self.messages.get(message_id)
+            if record is None:
+                continue
             plan = record.plan(timing)
-            for attempt in plan[len(record.deliveries) :]:
-                if attempt.timestamp > now:
-                    break
-                due.append((attempt.timestamp, record.id, attempt))
-        for _, message_id, attempt in sorted(due, key=lambda item: (item[0], item[1])):
-            record = self.messages[message_id]
-            record.deliveries.append(make_row(self._next_delivery_id, attempt, record.rcpt_to, record.token))
+            done = len(record.deliveries)
+            if done >= len(plan) or plan[done].timestamp != timestamp:
+                continue  # a stale entry: the plan changed and was pushed again
+            record.deliveries.append(
+                make_row(self._next_delivery_id, plan[done], record.rcpt_to, record.token)
+            )
             self._next_delivery_id += 1
+            self._push_next(record, timing)
+
+    def _push_next(self, record: MessageRecord, timing: LifecycleTiming) -> None:
+        plan = record.plan(timing)
+        done = len(record.deliveries)
+        if done < len(plan):
+            heapq.heappush(self._due, (plan[done].timestamp, record.id))
 
     def clear(self) -> None:
         """Empty the message database and restart the id counters."""
         self.messages.clear()
         self._next_id = 1
         self._next_delivery_id = 1
+        self._due.clear()
+        self._unscheduled.clear()
 
 
 def new_token() -> str:
@@ -369,6 +396,7 @@ class Sender25Backend:
             if status != "Held":
                 raise ValueError(f"message {message_id} is {status}, only a Held message can be released")
             server.messages[message_id].released_at = self.clock.now()
+            server.reschedule(message_id)
 
     def reset(self) -> None:
         """Empty every server's message database (servers and settings stay)."""

@@ -15,7 +15,22 @@ import httpx
 _CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, httpx.AsyncClient]] = (
     weakref.WeakKeyDictionary()
 )
-MAX_CONNECTIONS = 32
+_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+MAX_CONNECTIONS = 8
+
+
+def request_slots() -> asyncio.Semaphore:
+    """The running loop's limit on requests in flight (the pool's size).
+
+    httpcore rescans its whole wait queue whenever a connection frees up, so thousands of queued
+    requests cost quadratic CPU; waiting here instead keeps its queue short (measured: 5 ms -> well under
+    1 ms of CPU per request with 1,000 triggers).
+    """
+    loop = asyncio.get_running_loop()
+    slots = _SLOTS.get(loop)
+    if slots is None:
+        slots = _SLOTS[loop] = asyncio.Semaphore(MAX_CONNECTIONS)
+    return slots
 
 
 def shared_async_client(*, verify: bool | str, timeout: float, connect_timeout: float) -> httpx.AsyncClient:
