@@ -6,15 +6,22 @@ the package imports these names from this module and never branches on the Airfl
 
 from __future__ import annotations
 
+import importlib
+import re
 from typing import TYPE_CHECKING, Any
 
 from airflow import __version__ as _airflow_version
-from packaging.version import Version
 
-AIRFLOW_VERSION = Version(Version(_airflow_version).base_version)
-AIRFLOW_V_3_0_PLUS = Version("3.0.0") <= AIRFLOW_VERSION
-AIRFLOW_V_3_1_PLUS = Version("3.1.0") <= AIRFLOW_VERSION
-AIRFLOW_V_3_2_PLUS = Version("3.2.0") <= AIRFLOW_VERSION
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    # Not packaging.version: it would add to every import of this provider, for three comparisons.
+    return tuple(int(part) for part in re.findall(r"\d+", version.split("+")[0])[:3])
+
+
+AIRFLOW_VERSION = _version_tuple(_airflow_version)
+AIRFLOW_V_3_0_PLUS = AIRFLOW_VERSION >= (3, 0, 0)
+AIRFLOW_V_3_1_PLUS = AIRFLOW_VERSION >= (3, 1, 0)
+AIRFLOW_V_3_2_PLUS = AIRFLOW_VERSION >= (3, 2, 0)
 
 if AIRFLOW_V_3_1_PLUS:
     from airflow.sdk import BaseHook
@@ -22,16 +29,7 @@ else:  # Airflow 2.11 and 3.0
     from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
 
 if AIRFLOW_V_3_0_PLUS:
-    from airflow.sdk import (
-        DAG,
-        BaseNotifier,
-        BaseOperator,
-        BaseSensorOperator,
-        ObjectStoragePath,
-        PokeReturnValue,
-        dag,
-        task,
-    )
+    from airflow.sdk import BaseOperator
     from airflow.sdk.exceptions import (
         AirflowException,
         AirflowFailException,
@@ -40,7 +38,6 @@ if AIRFLOW_V_3_0_PLUS:
         TaskDeferred,
     )
 else:
-    from airflow.decorators import dag, task  # type: ignore[no-redef,attr-defined]
     from airflow.exceptions import (  # type: ignore[no-redef,assignment]
         AirflowException,
         AirflowFailException,
@@ -48,11 +45,40 @@ else:
         AirflowSkipException,
         TaskDeferred,
     )
-    from airflow.io.path import ObjectStoragePath  # type: ignore[no-redef]
     from airflow.models.baseoperator import BaseOperator  # type: ignore[no-redef,assignment]
-    from airflow.models.dag import DAG  # type: ignore[no-redef,assignment]
-    from airflow.notifications.basenotifier import BaseNotifier  # type: ignore[no-redef,assignment]
-    from airflow.sensors.base import BaseSensorOperator, PokeReturnValue  # type: ignore[no-redef,assignment]
+
+#: Names imported on first use (PEP 562): the decorators, object storage and sensor bases pull in
+#: dozens of modules that a hook never needs. ``name: (Airflow 3 module, Airflow 2 module)``.
+_LAZY = {
+    "dag": ("airflow.sdk", "airflow.decorators"),
+    "task": ("airflow.sdk", "airflow.decorators"),
+    "DAG": ("airflow.sdk", "airflow.models.dag"),
+    "ObjectStoragePath": ("airflow.sdk", "airflow.io.path"),
+    "BaseNotifier": ("airflow.sdk", "airflow.notifications.basenotifier"),
+    "BaseSensorOperator": ("airflow.sdk", "airflow.sensors.base"),
+    "PokeReturnValue": ("airflow.sdk", "airflow.sensors.base"),
+}
+
+if TYPE_CHECKING:
+    from airflow.sdk import (
+        DAG,
+        BaseNotifier,
+        BaseSensorOperator,
+        ObjectStoragePath,
+        PokeReturnValue,
+        dag,
+        task,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _LAZY[name][0 if AIRFLOW_V_3_0_PLUS else 1]
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection, Context  # noqa: F401 - re-exported for type hints

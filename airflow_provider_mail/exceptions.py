@@ -210,7 +210,8 @@ class XmailerReportError(MailProviderError):
     """
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(f"xmailer report error {code or ''}: {message}".replace("  ", " "))
+        prefix = f"xmailer report error {code}" if code else "xmailer report error"
+        super().__init__(f"{prefix}: {message}")
         self.code = code
         self.message = message
 

@@ -16,8 +16,6 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import requests
-
 from airflow_provider_mail import __version__
 from airflow_provider_mail._compat import BaseHook, get_async_connection, mask_secret
 from airflow_provider_mail.exceptions import (
@@ -42,6 +40,8 @@ from airflow_provider_mail.utils.sender25_transport import (
 
 if TYPE_CHECKING:
     from email.message import Message
+
+    import requests
 
     from airflow_provider_mail._compat import Connection
 
@@ -114,6 +114,8 @@ class Sender25Hook(BaseHook):
         Proxy and CA-bundle variables are read once here: by default requests re-scans the whole
         environment on every request, which cost a fifth of a send's time in the benchmark.
         """
+        import requests
+
         session = requests.Session()
         session.headers.update(self._request_headers())
         session.trust_env = False

@@ -17,7 +17,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import requests
 
 from airflow_provider_mail._compat import BaseHook, get_async_connection, mask_secret
 from airflow_provider_mail.exceptions import (
@@ -36,6 +35,8 @@ from airflow_provider_mail.utils.xmailer_connection import XmailerConnectionSett
 from airflow_provider_mail.utils.xmailer_report import ParseStats, ReportParser, ReportRow
 
 if TYPE_CHECKING:
+    import requests
+
     from airflow_provider_mail._compat import Connection
     from airflow_provider_mail.utils.mime import BuiltMessage
 
@@ -121,6 +122,8 @@ class XmailerReport:
         self._consumed = True
         parser = ReportParser(self._hook.settings.timezone, strict=self.strict)
         self.stats = parser.stats
+        import requests
+
         response = self._hook._open_report(self._params)
         try:
             for row in parser.parse(response.iter_content(CHUNK_SIZE)):
@@ -260,6 +263,8 @@ class XmailerReportHook(_XmailerBaseHook):
     @cached_property
     def session(self) -> requests.Session:
         """One pooled session for the hook's report requests."""
+        import requests
+
         session = requests.Session()
         session.verify = self.settings.verify
         session.headers["User-Agent"] = "airflow-provider-mail"
@@ -267,6 +272,8 @@ class XmailerReportHook(_XmailerBaseHook):
 
     def _open_report(self, params: dict[str, str]) -> requests.Response:
         """Send the request, retrying connection failures, timeouts, 429 and 5xx; return the response."""
+        import requests
+
         settings = self.settings
         policy = settings.retry_policy
         for retry_number in range(policy.max_retries + 1):

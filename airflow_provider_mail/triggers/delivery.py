@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from dataclasses import asdict
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -123,11 +122,3 @@ class DeliveryTrigger(BaseTrigger):
                 await asyncio.sleep(self.poll_interval)
         finally:
             await check.aclose()
-
-
-def policy_kwargs(policy: DeliveryPolicy) -> dict[str, Any]:
-    """A policy as trigger kwargs.
-
-    :param policy: the policy.
-    """
-    return asdict(policy)

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import requests
-from urllib3.exceptions import NewConnectionError
 
 from airflow_provider_mail.exceptions import AmbiguousSendError, MailProviderError, Sender25TransportError
 from airflow_provider_mail.utils.retry import parse_retry_after
@@ -25,6 +23,8 @@ from airflow_provider_mail.utils.sender25_response import (
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    import requests
 
     from airflow_provider_mail.utils.connection import Sender25ConnectionSettings
 
@@ -98,6 +98,9 @@ def attempt_with_requests(
     :param path: the API path.
     :param body: the JSON body.
     """
+    import requests  # here, not at module level: it adds ~25 ms to importing the provider
+    from urllib3.exceptions import NewConnectionError
+
     started = time.monotonic()
     try:
         response = session.post(
