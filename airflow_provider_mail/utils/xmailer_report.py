@@ -175,11 +175,11 @@ class ReportParser:
         :param chunk: the next bytes.
         """
         if self._format is None:
-            stripped = (self._pending + chunk).lstrip()
-            if not stripped:
+            self._format = _detect_format(self._pending + chunk)
+            if self._format is None:  # not enough bytes to tell yet
                 self._pending += chunk
                 return
-            self._format = "json" if stripped[:1] == b"{" else "text"
+            chunk, self._pending = self._pending + chunk, b""
         if self._format == "text":
             yield from self._feed_text(chunk)
         else:
@@ -187,6 +187,8 @@ class ReportParser:
 
     def close(self) -> Iterator[ReportRow]:
         """Flush what is left at the end of the body."""
+        if self._format is None and self._pending.strip():
+            self._format = "text"  # a lone "{": not a JSON object, a (malformed) line
         if self._format == "text" and self._pending:
             line, self._pending = self._pending, b""
             row = self._text_row(line)
@@ -381,6 +383,22 @@ def _decode_prefix(decoder: json.JSONDecoder, text: str) -> tuple[Any, str]:
     if isinstance(value, (int, float)) and end == len(text):
         return _INCOMPLETE, text  # a number cut by the chunk boundary
     return value, text[end:]
+
+
+def _detect_format(head: bytes) -> str | None:
+    """``"json"`` for a keyed object (``{"`` or ``{}``), ``"text"`` otherwise; ``None`` until it can tell.
+
+    A text line may itself start with ``{``, so the brace alone does not decide.
+    """
+    stripped = head.lstrip()
+    if not stripped:
+        return None
+    if stripped[:1] != b"{":
+        return "text"
+    after = stripped[1:].lstrip()
+    if not after:
+        return None
+    return "json" if after[:1] in (b'"', b"}") else "text"
 
 
 def _parse_day(day: str) -> tuple[int, int, int] | None:
