@@ -91,7 +91,17 @@ def xmailer_conn_json(base_url: str, **extra: object) -> str:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MB (Linux reports KB)."""
+    """Peak resident memory of this process image so far, in MB.
+
+    ``VmHWM`` rather than ``ru_maxrss``: on Linux the latter survives ``exec``, so a child started by a
+    large parent would report the parent's peak.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

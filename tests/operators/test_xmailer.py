@@ -183,14 +183,15 @@ def test_an_unknown_output_format_is_refused(xmailer, tmp_path):
 
 EXPORT_SCRIPT = textwrap.dedent(
     """
-    import json, resource, sys
+    import json, sys
     from types import SimpleNamespace
     from airflow_provider_mail.operators.xmailer import XmailerReportOperator
 
     operator = XmailerReportOperator(task_id="export", output_path=sys.argv[1],
                                      start="2026-11-22T00:00:00Z", end="2026-11-23T00:00:00Z")
     result = operator.execute({"ti": SimpleNamespace(), "params": {}})
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # VmHWM, not ru_maxrss: the latter survives exec and would report pytest's own peak
+    peak_kb = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
     print(json.dumps({"rows": result["rows"], "malformed": result["malformed"], "peak_kb": peak_kb}))
     """
 )
