@@ -219,3 +219,14 @@ def test_a_million_line_report_is_exported_in_constant_memory(xmailer, tmp_path)
     growth_mb = (large["peak_kb"] - small["peak_kb"]) / 1024
     print(f"peak RSS 10k lines: {small['peak_kb'] / 1024:.1f} MB; 1M lines: {large['peak_kb'] / 1024:.1f} MB")
     assert growth_mb < 30  # a body held in memory would add well over 100 MB
+
+
+def test_a_message_sent_by_the_operator_appears_in_the_report_with_its_queue_id(xmailer):
+    from airflow_provider_mail.hooks.xmailer import XmailerReportHook
+
+    result = run(send_operator(to=["a@example.org", "b@example.org"]))
+    xmailer.advance(120)
+    now = datetime.fromtimestamp(xmailer.now(), timezone.utc)
+    rows = list(XmailerReportHook().get_report(now - timedelta(hours=1), now))
+    assert sorted(row.recipient for row in rows) == ["a@example.org", "b@example.org"]
+    assert {row.queue_id for row in rows} == {result["queue_id"]}
