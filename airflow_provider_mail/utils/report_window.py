@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
 from airflow_provider_mail.exceptions import MailValidationError
-from airflow_provider_mail.utils.exim import parse_queue_id
 
 #: The service filters by minute; a minute of margin each side, then rows are filtered exactly.
 QUERY_PADDING = timedelta(minutes=1)
@@ -82,19 +80,3 @@ def as_aware(value: datetime | str, argument: str) -> datetime:
             code="InvalidWindow",
         )
     return value
-
-
-def window_for_queue_ids(
-    queue_ids: Iterable[str], timezone: tzinfo, *, until: datetime, lead: timedelta = timedelta(minutes=5)
-) -> ReportWindow | None:
-    """A window from the earliest receive time embedded in the ids to ``until``; ``None`` if none decode.
-
-    :param queue_ids: Exim queue ids.
-    :param timezone: the service's time zone.
-    :param until: the end of the window (normally now).
-    :param lead: margin before the earliest receive time.
-    """
-    times = [parsed.received_at for q in queue_ids if (parsed := parse_queue_id(q)) is not None]
-    if not times:
-        return None
-    return ReportWindow.from_bounds(min(times) - lead, max(until, max(times) + QUERY_PADDING), timezone)

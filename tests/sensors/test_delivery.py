@@ -295,3 +295,15 @@ def test_xmailer_triples_match_by_sender_recipient_and_time(xmailer):
         CONTEXT
     )
     assert next(iter(result.xcom_value.values()))["status"] == "delivered"
+
+
+def test_xmailer_window_starts_before_the_earliest_receive_time_in_the_ids():
+    from datetime import datetime, timedelta, timezone
+
+    from airflow_provider_mail.utils.delivery import xmailer_targets
+    from airflow_provider_mail.utils.delivery_checks import XmailerDeliveryCheck
+
+    check = XmailerDeliveryCheck("x", xmailer_targets(["1grzDi-00087c-PO", "1grzDQ-000866-0o"]))
+    start, end = check.window(now=datetime(2019, 2, 8, 7, 0, tzinfo=timezone.utc).timestamp())
+    assert start == datetime(2019, 2, 8, 6, 0, 44, tzinfo=timezone.utc) - timedelta(minutes=5)
+    assert end == datetime(2019, 2, 8, 7, 5, tzinfo=timezone.utc)  # now + the clock-skew allowance

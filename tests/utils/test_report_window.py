@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import pendulum
 import pytest
 
 from airflow_provider_mail.exceptions import MailValidationError
-from airflow_provider_mail.utils.report_window import ReportWindow, window_for_queue_ids
+from airflow_provider_mail.utils.report_window import ReportWindow
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 UTC = timezone.utc
@@ -73,15 +73,3 @@ def test_bad_windows_are_refused_before_any_request(start, end, match):
     with pytest.raises(MailValidationError, match=match) as info:
         ReportWindow.from_bounds(start, end, SAO_PAULO)
     assert info.value.code == "InvalidWindow"
-
-
-def test_window_from_queue_ids_starts_before_the_earliest_receive_time():
-    window = window_for_queue_ids(
-        ["1grzDi-00087c-PO", "1grzDQ-000866-0o", "not-exim"],
-        SAO_PAULO,
-        until=datetime(2019, 2, 8, 7, 0, tzinfo=UTC),
-    )
-    assert window is not None
-    assert window.start == datetime(2019, 2, 8, 6, 0, 44, tzinfo=UTC) - timedelta(minutes=5)
-    assert window.end == datetime(2019, 2, 8, 7, 0, tzinfo=UTC)
-    assert window_for_queue_ids(["nope"], SAO_PAULO, until=datetime.now(UTC)) is None
