@@ -20,11 +20,10 @@ Example::
 from __future__ import annotations
 
 import json
-from types import TracebackType
 from typing import Any
 
 from ._clock import EmulatorClock
-from ._faults import Fault
+from ._emulator import EmulatorBase
 from ._server import EmulatorServer, RequestRecord
 from .sender25_app import ROUTES, Sender25Service
 from .sender25_lifecycle import POSTAL_HOLD_EXPIRY_SECONDS, LifecycleTiming
@@ -33,7 +32,7 @@ from .sender25_store import MailServer, Sender25Backend, StoredMessage
 _SEND_PATHS = frozenset(path for path, (controller, _, _) in ROUTES.items() if controller == "send")
 
 
-class Sender25Emulator:
+class Sender25Emulator(EmulatorBase):
     """A Sender25 (Postal legacy API) server on a loopback port.
 
     :param host: interface to bind.
@@ -85,25 +84,6 @@ class Sender25Emulator:
         self._backend.default_api_key = api_key
         self._http = EmulatorServer(Sender25Service(self._backend), self._clock, host=host, port=port)
 
-    # -- lifecycle -------------------------------------------------------------------------
-
-    def start(self) -> Sender25Emulator:
-        """Start serving in a background thread (idempotent); returns ``self``."""
-        self._http.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port (idempotent)."""
-        self._http.stop()
-
-    def __enter__(self) -> Sender25Emulator:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
     # -- configuration ---------------------------------------------------------------------
 
     @property
@@ -115,11 +95,6 @@ class Sender25Emulator:
     def port(self) -> int:
         """The bound port (``0`` until the first :meth:`start` when a free port was asked for)."""
         return self._http.port
-
-    @property
-    def base_url(self) -> str:
-        """``http://HOST:PORT``."""
-        return self._http.base_url
 
     @property
     def api_key(self) -> str:
@@ -198,21 +173,6 @@ class Sender25Emulator:
 
     # -- faults and the request log --------------------------------------------------------
 
-    def inject(self, fault: Fault | str, count: int = 1, **options: Any) -> None:
-        """Make the next ``count`` API requests meet ``fault`` (admin requests are exempt).
-
-        :param fault: a :class:`Fault` or its name.
-        :param count: how many consecutive requests it hits.
-        :param options: ``retry_after`` (HTTP_429), ``delay`` (SLOW), ``location`` (redirects),
-            ``details`` (INVALID_JSON).
-        """
-        self._http.inject(fault, count, **options)
-
-    @property
-    def requests(self) -> list[RequestRecord]:
-        """A snapshot of the request log (API requests only), oldest first."""
-        return self._http.requests()
-
     def accepted_sends(self) -> list[RequestRecord]:
         """``send/message`` and ``send/raw`` requests that stored messages — whatever the
         client got back (a reset or a 500 after the insert still counts)."""
@@ -237,18 +197,6 @@ class Sender25Emulator:
         :raises KeyError: if there is no such message.
         """
         return self._backend.snapshot(self._server(api_key), id)
-
-    def advance(self, seconds: float) -> float:
-        """Move the emulator clock forward; due delivery attempts happen on the next look.
-
-        :param seconds: how far to jump (not negative).
-        :returns: the new emulator time (epoch seconds).
-        """
-        return self._clock.advance(seconds)
-
-    def now(self) -> float:
-        """The emulator clock's current time (epoch seconds)."""
-        return self._clock.now()
 
     def release(self, message_id: int, api_key: str | None = None) -> None:
         """Release a Held message: it is Sent ``delivery_delay`` later instead of expiring.

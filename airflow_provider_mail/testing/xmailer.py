@@ -28,13 +28,12 @@ import json
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ._clock import EmulatorClock
-from ._faults import Fault
-from ._server import EmulatorServer, RequestRecord
+from ._emulator import EmulatorBase
+from ._server import EmulatorServer
 from .xmailer_ids import QueueIdFactory
 from .xmailer_report import ReportSettings, XmailerReportService
 from .xmailer_smtp import RelayHandler, SmtpFaults, SmtpRelay, check_smtp_tls
@@ -47,7 +46,7 @@ DEFAULT_PASSWORD = "smtp-secret"
 DEFAULT_TOKEN = "report-token"
 
 
-class XmailerEmulator:
+class XmailerEmulator(EmulatorBase):
     """An xmailer relay (SMTP) and delivery report (HTTP) on two loopback ports.
 
     :param host: interface both servers bind.
@@ -154,14 +153,6 @@ class XmailerEmulator:
             self._relay.stop()
         self._http.stop()
 
-    def __enter__(self) -> XmailerEmulator:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
     # -- where to connect --------------------------------------------------------------------
 
     @property
@@ -178,11 +169,6 @@ class XmailerEmulator:
     def http_port(self) -> int:
         """The report endpoint's port (``0`` until the first :meth:`start` if picked freely)."""
         return self._http.port
-
-    @property
-    def base_url(self) -> str:
-        """``http://HOST:PORT`` of the report endpoint (admin routes under ``/_emulator/``)."""
-        return self._http.base_url
 
     @property
     def report_url(self) -> str:
@@ -307,21 +293,7 @@ class XmailerEmulator:
         them :attr:`visibility_lag` later; injected report rows are not events)."""
         return self._backend.events(until=self._clock.now())
 
-    @property
-    def requests(self) -> list[RequestRecord]:
-        """The report endpoint's request log, oldest first (never the password or token)."""
-        return self._http.requests()
-
     # -- faults and report contents ------------------------------------------------------------
-
-    def inject(self, fault: Fault | str, count: int = 1, **options: Any) -> None:
-        """Make the next ``count`` report requests meet an HTTP ``fault`` (see :class:`Fault`).
-
-        :param fault: a :class:`Fault` or its name.
-        :param count: how many consecutive requests it hits.
-        :param options: the fault's options (``retry_after``, ``delay``, ``location`` …).
-        """
-        self._http.inject(fault, count, **options)
 
     def smtp_inject(self, name: str, count: int = 1) -> None:
         """Make the next ``count`` SMTP transactions meet an SMTP fault.
@@ -360,27 +332,6 @@ class XmailerEmulator:
         self._backend.serve_synthetic(lines, malformed_every)
 
     # -- time and reset ------------------------------------------------------------------------
-
-    def advance(self, seconds: float) -> float:
-        """Move the emulator clock forward; due events show on the next look.
-
-        :param seconds: how far to jump (not negative).
-        :returns: the new emulator time (epoch seconds).
-        """
-        return self._clock.advance(seconds)
-
-    def set_time(self, epoch: float) -> float:
-        """Jump the emulator clock to an absolute time (e.g. a 2018 DST change); it runs on from
-        there. Do it before sending: messages already queued keep their times.
-
-        :param epoch: the emulated Unix time.
-        :returns: the new emulator time.
-        """
-        return self._clock.set_time(epoch)
-
-    def now(self) -> float:
-        """The emulator clock's current time (epoch seconds)."""
-        return self._clock.now()
 
     def reset(self) -> None:
         """Forget messages, events, injected rows, the synthetic report, the request log, HTTP and
