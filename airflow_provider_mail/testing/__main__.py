@@ -23,10 +23,13 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._emulator import EmulatorBase
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,15 +128,9 @@ def run_sender25(args: argparse.Namespace, stop: threading.Event) -> int:
         retry_interval=args.retry_interval,
         bounce_delay=args.bounce_delay,
     )
-    emulator.start()
-    try:
-        print(f"sender25 emulator listening on {emulator.base_url}", flush=True)
-        if args.ready_file is not None:
-            _write_atomically(args.ready_file, emulator.base_url + "\n")
-        stop.wait()
-    finally:
-        emulator.stop()
-    return 0
+    return _serve(
+        emulator, args.ready_file, stop, lambda: [f"sender25 emulator listening on {emulator.base_url}"]
+    )
 
 
 def run_xmailer(args: argparse.Namespace, stop: threading.Event) -> int:
@@ -159,16 +156,34 @@ def run_xmailer(args: argparse.Namespace, stop: threading.Event) -> int:
         delivery_delay=args.delivery_delay,
         softfail_retry=args.softfail_retry,
     )
-    emulator.start()
-    try:
-        print(
+    return _serve(
+        emulator,
+        args.ready_file,
+        stop,
+        lambda: [
             f"xmailer emulator: smtp on {emulator.smtp_host}:{emulator.smtp_port}, "
             f"report on {emulator.report_url}",
-            flush=True,
-        )
-        print(f"xmailer emulator: TLS CA certificate {emulator.ca_cert_path}", flush=True)
-        if args.ready_file is not None:
-            _write_atomically(args.ready_file, emulator.base_url + "\n")
+            f"xmailer emulator: TLS CA certificate {emulator.ca_cert_path}",
+        ],
+    )
+
+
+def _serve(
+    emulator: EmulatorBase, ready_file: Path | None, stop: threading.Event, banner: Callable[[], list[str]]
+) -> int:
+    """Start, announce (banner lines, then the ready file), wait for ``stop``, stop; exit code 0.
+
+    :param emulator: the emulator to run.
+    :param ready_file: where to write the base URL once listening, if anywhere.
+    :param stop: set by the signal handlers.
+    :param banner: the lines to print once started (ports are known only then).
+    """
+    emulator.start()
+    try:
+        for line in banner():
+            print(line, flush=True)
+        if ready_file is not None:
+            _write_atomically(ready_file, emulator.base_url + "\n")
         stop.wait()
     finally:
         emulator.stop()
