@@ -286,9 +286,7 @@ class Sender25Hook(BaseHook):
     async def aget_settings(self) -> Sender25ConnectionSettings:
         """Fetch the connection without blocking the event loop, then validate it (cached)."""
         if "settings" not in self.__dict__:
-            conn = await get_async_connection(self.sender25_conn_id)
-            self.__dict__["conn"] = conn
-            return self.settings
+            self.__dict__["conn"] = await get_async_connection(self.sender25_conn_id)
         return self.settings
 
     async def aclose(self) -> None:
