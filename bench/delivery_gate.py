@@ -112,7 +112,7 @@ async def _drain(trigger) -> None:
 
 def poke_cost(base_url: str, message_id: int) -> float:
     """Seconds one sync poke of one message takes (what a worker slot holds per poke)."""
-    from airflow_provider_mail.utils.delivery_checks import Sender25DeliveryCheck
+    from airflow_provider_mail._delivery.checks import Sender25DeliveryCheck
 
     os.environ["AIRFLOW_CONN_SENDER25_DEFAULT"] = sender25_conn_json(base_url)
     check = Sender25DeliveryCheck("sender25_default", {str(message_id): None})
@@ -124,10 +124,10 @@ def poke_cost(base_url: str, message_id: int) -> float:
 
 
 def xmailer_requests_per_round(batch: int) -> dict:
+    from airflow_provider_mail._delivery.checks import XmailerDeliveryCheck
+    from airflow_provider_mail._delivery.policy import xmailer_targets
+    from airflow_provider_mail._shared.mime import build_email_message
     from airflow_provider_mail.hooks.xmailer import XmailerSmtpHook
-    from airflow_provider_mail.utils.delivery import xmailer_targets
-    from airflow_provider_mail.utils.delivery_checks import XmailerDeliveryCheck
-    from airflow_provider_mail.utils.mime import build_email_message
 
     with emulator_process("xmailer") as base_url:
         os.environ["AIRFLOW_CONN_XMAILER_DEFAULT"] = xmailer_conn_json(

@@ -16,8 +16,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from airflow_provider_mail._shared.task_context import TRACE_HEADER
 from airflow_provider_mail.testing import Sender25Emulator
-from airflow_provider_mail.utils.task_context import TRACE_HEADER
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_DAGS = os.environ.get(

@@ -8,9 +8,9 @@ from email.policy import default
 
 import pytest
 
+from airflow_provider_mail._shared.task_context import TRACE_HEADER
 from airflow_provider_mail.hooks.sender25 import SEND_MESSAGE_PATH, SEND_RAW_PATH
 from airflow_provider_mail.testing import Fault
-from airflow_provider_mail.utils.task_context import TRACE_HEADER
 
 pytestmark = pytest.mark.dag_run
 
@@ -147,8 +147,8 @@ def test_example_xmailer_send_queues_the_receipt_and_keeps_its_queue_id(
 def test_example_xmailer_daily_report_exports_the_window(dags_test, xmailer_emulator, xmailer_env, tmp_path):
     from datetime import datetime, timedelta, timezone
 
+    from airflow_provider_mail._shared.mime import build_email_message
     from airflow_provider_mail.hooks.xmailer import XmailerSmtpHook
-    from airflow_provider_mail.utils.mime import build_email_message
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AIRFLOW_CONN_XMAILER_DEFAULT", xmailer_env["AIRFLOW_CONN_XMAILER_DEFAULT"])

@@ -18,24 +18,24 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mail import __version__
 from airflow_provider_mail._compat import BaseHook, get_async_connection, mask_secret
-from airflow_provider_mail.exceptions import (
-    Sender25AuthError,
-    Sender25MessageNotFound,
-    Sender25UnexpectedResponse,
-)
-from airflow_provider_mail.utils.async_clients import request_slots, shared_async_client
-from airflow_provider_mail.utils.connection import Sender25ConnectionSettings, resolve_sender25_settings
-from airflow_provider_mail.utils.sender25_payload import (
+from airflow_provider_mail._sender25.payload import (
     AttachmentLike,
     build_message_query,
     build_send_message_payload,
     build_send_raw_payload,
 )
-from airflow_provider_mail.utils.sender25_transport import (
+from airflow_provider_mail._shared.connection import Sender25ConnectionSettings, resolve_sender25_settings
+from airflow_provider_mail._transport.async_clients import request_slots, shared_async_client
+from airflow_provider_mail._transport.sender25_attempt import (
     FailedAttempt,
     attempt_with_httpx,
     attempt_with_requests,
     next_wait,
+)
+from airflow_provider_mail.exceptions import (
+    Sender25AuthError,
+    Sender25MessageNotFound,
+    Sender25UnexpectedResponse,
 )
 
 if TYPE_CHECKING:
@@ -167,7 +167,7 @@ class Sender25Hook(BaseHook):
         """Send a message; return ``{"message_id": str, "messages": {rcpt: {"id": int, "token": str}}}``.
 
         Arguments are validated before any request (see
-        :func:`~airflow_provider_mail.utils.sender25_payload.build_send_message_payload`).
+        :func:`~airflow_provider_mail._sender25.payload.build_send_message_payload`).
 
         :param to: recipients, a list or a comma/semicolon separated string.
         :param from_email: the From address.
@@ -180,7 +180,7 @@ class Sender25Hook(BaseHook):
         :param reply_to: the Reply-To address.
         :param tag: Postal's tag for the message.
         :param headers: extra headers.
-        :param attachments: :class:`~airflow_provider_mail.utils.sender25_payload.Attachment` objects,
+        :param attachments: :class:`~airflow_provider_mail._sender25.payload.Attachment` objects,
             dicts (``name``, ``data`` bytes, ``content_type``) or ``(name, data, content_type)`` tuples.
         :param bounce: send as a bounce (empty envelope sender).
         """
@@ -358,14 +358,14 @@ class Sender25Hook(BaseHook):
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
         """Extra fields of the connection form; kept in sync with ``get_provider_info`` by a test."""
-        from airflow_provider_mail.utils.connection_form import sender25_form_widgets
+        from airflow_provider_mail._shared.connection_form import sender25_form_widgets
 
         return sender25_form_widgets()
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Hidden, relabelled and placeholder fields of the connection form."""
-        from airflow_provider_mail.utils.connection_form import SENDER25_UI_FIELD_BEHAVIOUR
+        from airflow_provider_mail._shared.connection_form import SENDER25_UI_FIELD_BEHAVIOUR
 
         return SENDER25_UI_FIELD_BEHAVIOUR
 

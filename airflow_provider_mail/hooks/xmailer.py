@@ -19,6 +19,11 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from airflow_provider_mail._compat import BaseHook, get_async_connection, mask_secret
+from airflow_provider_mail._transport.async_clients import request_slots, shared_async_client
+from airflow_provider_mail._xmailer.connection import XmailerConnectionSettings, resolve_xmailer_settings
+from airflow_provider_mail._xmailer.report_parser import ParseStats, ReportParser, ReportRow
+from airflow_provider_mail._xmailer.report_window import ReportWindow
+from airflow_provider_mail._xmailer.smtp_reply import extract_queue_id
 from airflow_provider_mail.exceptions import (
     AmbiguousSendError,
     MailConfigurationError,
@@ -28,17 +33,12 @@ from airflow_provider_mail.exceptions import (
     XmailerSmtpError,
     XmailerTransportError,
 )
-from airflow_provider_mail.utils.async_clients import request_slots, shared_async_client
-from airflow_provider_mail.utils.report_window import ReportWindow
-from airflow_provider_mail.utils.smtp_reply import extract_queue_id
-from airflow_provider_mail.utils.xmailer_connection import XmailerConnectionSettings, resolve_xmailer_settings
-from airflow_provider_mail.utils.xmailer_report import ParseStats, ReportParser, ReportRow
 
 if TYPE_CHECKING:
     import requests
 
     from airflow_provider_mail._compat import Connection
-    from airflow_provider_mail.utils.mime import BuiltMessage
+    from airflow_provider_mail._shared.mime import BuiltMessage
 
 STATUS_FILTERS = {
     "erro": "erro",
@@ -88,14 +88,14 @@ class _XmailerBaseHook(BaseHook):
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
         """Extra fields of the connection form (Airflow < 3.2)."""
-        from airflow_provider_mail.utils.connection_form import xmailer_form_widgets
+        from airflow_provider_mail._shared.connection_form import xmailer_form_widgets
 
         return xmailer_form_widgets()
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Hidden, relabelled and placeholder fields of the connection form."""
-        from airflow_provider_mail.utils.connection_form import XMAILER_UI_FIELD_BEHAVIOUR
+        from airflow_provider_mail._shared.connection_form import XMAILER_UI_FIELD_BEHAVIOUR
 
         return XMAILER_UI_FIELD_BEHAVIOUR
 
@@ -333,7 +333,7 @@ class XmailerSmtpHook(_XmailerBaseHook):
         """Send a built message; return ``{"queue_id", "accepted", "refused", "sent_at", "message_id"}``.
 
         :param built: the message and its envelope, from
-            :func:`~airflow_provider_mail.utils.mime.build_email_message`.
+            :func:`~airflow_provider_mail._shared.mime.build_email_message`.
         :param fail_on_refused: raise :class:`XmailerRecipientsRefused` when any recipient is refused
             (the accepted ones were still sent).
         """

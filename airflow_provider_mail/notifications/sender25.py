@@ -8,8 +8,8 @@ from functools import cached_property
 from typing import Any
 
 from airflow_provider_mail._compat import BaseNotifier
+from airflow_provider_mail._shared.task_context import TRACE_HEADER, resolve_from_email, trace_header_value
 from airflow_provider_mail.hooks.sender25 import Sender25Hook
-from airflow_provider_mail.utils.task_context import TRACE_HEADER, resolve_from_email, trace_header_value
 
 
 class Sender25Notifier(BaseNotifier):

@@ -6,8 +6,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from airflow_provider_mail._compat import BaseOperator
-from airflow_provider_mail.utils.attachments import DEFAULT_MAX_ATTACHMENT_BYTES, load_attachments
-from airflow_provider_mail.utils.task_context import TRACE_HEADER, resolve_from_email, trace_header_value
+from airflow_provider_mail._shared.attachments import DEFAULT_MAX_ATTACHMENT_BYTES, load_attachments
+from airflow_provider_mail._shared.task_context import TRACE_HEADER, resolve_from_email, trace_header_value
 
 COMPOSE_TEMPLATE_FIELDS: tuple[str, ...] = (
     "to",

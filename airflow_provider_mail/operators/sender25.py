@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mail._compat import BaseOperator
+from airflow_provider_mail._shared.raw_message import load_raw_message, prepare_raw_message
+from airflow_provider_mail._shared.task_context import TRACE_HEADER, trace_header_value
 from airflow_provider_mail.exceptions import AmbiguousSendError
 from airflow_provider_mail.hooks.sender25 import Sender25Hook
 from airflow_provider_mail.operators._compose import COMPOSE_TEMPLATE_FIELDS, ComposeEmailOperator
-from airflow_provider_mail.utils.raw_message import load_raw_message, prepare_raw_message
-from airflow_provider_mail.utils.task_context import TRACE_HEADER, trace_header_value
 
 if TYPE_CHECKING:
     from airflow_provider_mail._compat import Context

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from airflow_provider_mail._compat import BaseOperator
+from airflow_provider_mail._shared.mime import build_email_message
+from airflow_provider_mail._shared.task_context import TRACE_HEADER
+from airflow_provider_mail._xmailer.report_parser import Outcome
 from airflow_provider_mail.exceptions import AmbiguousSendError, MailValidationError
 from airflow_provider_mail.hooks.xmailer import XmailerReportHook, XmailerSmtpHook
 from airflow_provider_mail.operators._compose import COMPOSE_TEMPLATE_FIELDS, ComposeEmailOperator
 from airflow_provider_mail.operators.sender25 import explain_ambiguous
-from airflow_provider_mail.utils.mime import build_email_message
-from airflow_provider_mail.utils.task_context import TRACE_HEADER
-from airflow_provider_mail.utils.xmailer_report import Outcome
 
 if TYPE_CHECKING:
     from airflow_provider_mail._compat import Context

@@ -20,18 +20,18 @@ from airflow_provider_mail._compat import (
     PokeReturnValue,
     default_deferrable,
 )
-from airflow_provider_mail.exceptions import DeliveryFailedError, MailProviderError
-from airflow_provider_mail.hooks.sender25 import Sender25Hook
-from airflow_provider_mail.hooks.xmailer import XmailerReportHook
-from airflow_provider_mail.triggers.delivery import DeliveryTrigger
-from airflow_provider_mail.utils.delivery import (
+from airflow_provider_mail._delivery.checks import Sender25DeliveryCheck, XmailerDeliveryCheck
+from airflow_provider_mail._delivery.policy import (
     DeliveryPolicy,
     Verdict,
     judge,
     sender25_message_ids,
     xmailer_targets,
 )
-from airflow_provider_mail.utils.delivery_checks import Sender25DeliveryCheck, XmailerDeliveryCheck
+from airflow_provider_mail.exceptions import DeliveryFailedError, MailProviderError
+from airflow_provider_mail.hooks.sender25 import Sender25Hook
+from airflow_provider_mail.hooks.xmailer import XmailerReportHook
+from airflow_provider_mail.triggers.delivery import DeliveryTrigger
 
 if TYPE_CHECKING:
     from airflow_provider_mail._compat import Context

@@ -19,10 +19,10 @@ if TYPE_CHECKING:
     from ._faults import Fault
     from ._server import RequestRecord
     from .sender25 import Sender25Emulator
-    from .sender25_lifecycle import DeliveryRow
-    from .sender25_store import StoredMessage
+    from .sender25.lifecycle import DeliveryRow
+    from .sender25.store import StoredMessage
     from .xmailer import XmailerEmulator
-    from .xmailer_store import DeliveryEvent, ReceivedMessage
+    from .xmailer.store import DeliveryEvent, ReceivedMessage
 
 __all__ = [
     "DeliveryEvent",
@@ -39,11 +39,11 @@ _HOMES = {
     "Fault": "._faults",
     "RequestRecord": "._server",
     "Sender25Emulator": ".sender25",
-    "DeliveryRow": ".sender25_lifecycle",
-    "StoredMessage": ".sender25_store",
+    "DeliveryRow": ".sender25.lifecycle",
+    "StoredMessage": ".sender25.store",
     "XmailerEmulator": ".xmailer",
-    "DeliveryEvent": ".xmailer_store",
-    "ReceivedMessage": ".xmailer_store",
+    "DeliveryEvent": ".xmailer.store",
+    "ReceivedMessage": ".xmailer.store",
 }
 
 

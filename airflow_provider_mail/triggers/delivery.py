@@ -1,7 +1,7 @@
 """DeliveryTrigger: the delivery gate, polled asynchronously in the triggerer.
 
 It applies exactly the classification and policy of the sensors' ``poke()``
-(:func:`airflow_provider_mail.utils.delivery.judge`), sleeps between polls, yields one plain-JSON event
+(:func:`airflow_provider_mail._delivery.policy.judge`), sleeps between polls, yields one plain-JSON event
 and returns. Its kwargs hold the connection id and the ids only, never a key or password.
 """
 
@@ -14,14 +14,14 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_mail._delivery.checks import Sender25DeliveryCheck, XmailerDeliveryCheck
+from airflow_provider_mail._delivery.policy import DeliveryPolicy, XmailerTarget, judge
 from airflow_provider_mail.exceptions import (
     MailProviderError,
     Sender25TransportError,
     Sender25UnexpectedResponse,
     XmailerTransportError,
 )
-from airflow_provider_mail.utils.delivery import DeliveryPolicy, XmailerTarget, judge
-from airflow_provider_mail.utils.delivery_checks import Sender25DeliveryCheck, XmailerDeliveryCheck
 
 #: Errors that never end the wait: the next poll may succeed.
 TRANSIENT_ERRORS = (Sender25TransportError, Sender25UnexpectedResponse, XmailerTransportError)
@@ -33,7 +33,7 @@ class DeliveryTrigger(BaseTrigger):
     :param service: ``"sender25"`` or ``"xmailer"``.
     :param conn_id: the connection id (the secret stays in the connection).
     :param messages: Sender25: ``{message id: recipient}``; xmailer: a list of target dicts.
-    :param policy: :class:`~airflow_provider_mail.utils.delivery.DeliveryPolicy` fields.
+    :param policy: :class:`~airflow_provider_mail._delivery.policy.DeliveryPolicy` fields.
     :param poll_interval: seconds between polls.
     :param lookback: xmailer: seconds to look back when the targets carry no time.
     """

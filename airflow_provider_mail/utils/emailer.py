@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from airflow_provider_mail._sender25.payload import build_send_message_payload
+from airflow_provider_mail._shared.attachments import load_attachments
+from airflow_provider_mail._shared.task_context import resolve_from_email
 from airflow_provider_mail.hooks.sender25 import Sender25Hook
-from airflow_provider_mail.utils.attachments import load_attachments
-from airflow_provider_mail.utils.sender25_payload import build_send_message_payload
-from airflow_provider_mail.utils.task_context import resolve_from_email
 
 
 def send_email(

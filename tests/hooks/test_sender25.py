@@ -307,7 +307,7 @@ def test_moonrope_type_error_raises_parameter_error(hook, sender25_conn):
 
 
 def test_an_unknown_error_code_still_raises_an_api_error_with_its_data():
-    from airflow_provider_mail.utils.sender25_response import interpret_response
+    from airflow_provider_mail._sender25.response import interpret_response
 
     body = b'{"status":"error","time":null,"flags":{},"data":{"code":"BrandNewCode","extra":1}}'
     with pytest.raises(Sender25ApiError) as info:

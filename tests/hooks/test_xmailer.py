@@ -8,6 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from airflow_provider_mail._shared.mime import build_email_message
+from airflow_provider_mail._xmailer.exim import parse_queue_id
+from airflow_provider_mail._xmailer.report_parser import Outcome, ReportParser
 from airflow_provider_mail.exceptions import (
     AmbiguousSendError,
     MailConfigurationError,
@@ -23,9 +26,6 @@ from airflow_provider_mail.exceptions import (
 )
 from airflow_provider_mail.hooks.xmailer import XmailerReportHook, XmailerSmtpHook
 from airflow_provider_mail.testing import Fault, XmailerEmulator
-from airflow_provider_mail.utils.exim import parse_queue_id
-from airflow_provider_mail.utils.mime import build_email_message
-from airflow_provider_mail.utils.xmailer_report import Outcome, ReportParser
 
 FAST = {"retry_backoff": 0.01, "timeout": 5}
 

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from airflow_provider_mail._compat import DAG
+from airflow_provider_mail._shared.task_context import TRACE_HEADER
 from airflow_provider_mail.exceptions import (
     AmbiguousSendError,
     MailConfigurationError,
@@ -18,7 +19,6 @@ from airflow_provider_mail.exceptions import (
 )
 from airflow_provider_mail.operators.sender25 import Sender25SendEmailOperator, Sender25SendRawOperator
 from airflow_provider_mail.testing import Fault
-from airflow_provider_mail.utils.task_context import TRACE_HEADER
 
 
 def task_context(**extra):

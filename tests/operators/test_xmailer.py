@@ -12,9 +12,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from airflow_provider_mail._shared.task_context import TRACE_HEADER
 from airflow_provider_mail.exceptions import AmbiguousSendError, MailValidationError, XmailerRecipientsRefused
 from airflow_provider_mail.operators.xmailer import XmailerReportOperator, XmailerSendEmailOperator
-from airflow_provider_mail.utils.task_context import TRACE_HEADER
 
 FAST = {"retry_backoff": 0.01, "timeout": 10}
 

@@ -9,13 +9,13 @@ from types import SimpleNamespace
 import pytest
 
 from airflow_provider_mail._compat import AirflowSensorTimeout, AirflowSkipException, TaskDeferred
+from airflow_provider_mail._shared.mime import build_email_message
 from airflow_provider_mail.exceptions import DeliveryFailedError, MailProviderError, Sender25AuthError
 from airflow_provider_mail.hooks.sender25 import MESSAGE_PATH, Sender25Hook
 from airflow_provider_mail.hooks.xmailer import XmailerSmtpHook
 from airflow_provider_mail.sensors.delivery import Sender25DeliverySensor, XmailerDeliverySensor
 from airflow_provider_mail.testing import Fault, Sender25Emulator, XmailerEmulator
 from airflow_provider_mail.triggers.delivery import DeliveryTrigger
-from airflow_provider_mail.utils.mime import build_email_message
 
 CONTEXT = {"ti": SimpleNamespace(dag_id="d", task_id="t", run_id="r", map_index=-1, try_number=1)}
 
@@ -300,8 +300,8 @@ def test_xmailer_triples_match_by_sender_recipient_and_time(xmailer):
 def test_xmailer_window_starts_before_the_earliest_receive_time_in_the_ids():
     from datetime import datetime, timedelta, timezone
 
-    from airflow_provider_mail.utils.delivery import xmailer_targets
-    from airflow_provider_mail.utils.delivery_checks import XmailerDeliveryCheck
+    from airflow_provider_mail._delivery.checks import XmailerDeliveryCheck
+    from airflow_provider_mail._delivery.policy import xmailer_targets
 
     check = XmailerDeliveryCheck("x", xmailer_targets(["1grzDi-00087c-PO", "1grzDQ-000866-0o"]))
     start, end = check.window(now=datetime(2019, 2, 8, 7, 0, tzinfo=timezone.utc).timestamp())

@@ -1,0 +1,149 @@
+"""Build an RFC 5322 message from the operator arguments, for services that take SMTP (xmailer).
+
+Uses the same address and attachment rules as the Sender25 payload builder: recipients split on
+commas/semicolons, de-duplicated case-insensitively, IDN domains in punycode, non-ASCII display
+names RFC 2047-encoded, no line breaks in header values. Bcc never appears in the headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import formatdate, make_msgid
+from typing import Any
+
+from airflow_provider_mail._shared.addresses import (
+    EmailAddress,
+    dedupe_recipients,
+    parse_address,
+    parse_address_list,
+    reject_line_breaks,
+)
+from airflow_provider_mail._shared.attachment import Attachment
+from airflow_provider_mail.exceptions import MailValidationError
+
+#: Headers the builder owns; a custom header of the same name would duplicate or override them.
+RESERVED_HEADERS = frozenset(
+    {"from", "to", "cc", "bcc", "subject", "reply-to", "sender", "message-id", "date"}
+)
+
+
+@dataclass(frozen=True)
+class BuiltMessage:
+    """A message ready for SMTP.
+
+    :param message: the message (policy SMTP: CRLF line endings when serialised).
+    :param mail_from: the envelope sender (bare address).
+    :param recipients: envelope recipients: to, cc and bcc, de-duplicated.
+    :param message_id: the Message-ID without angle brackets.
+    """
+
+    message: EmailMessage
+    mail_from: str
+    recipients: list[str]
+    message_id: str
+
+    def as_bytes(self) -> bytes:
+        """The message as CRLF bytes."""
+        return self.message.as_bytes(policy=SMTP)
+
+
+def build_email_message(
+    *,
+    to: str | Iterable[str] | None,
+    from_email: str,
+    subject: str | None = None,
+    plain_body: str | None = None,
+    html_body: str | None = None,
+    cc: str | Iterable[str] | None = None,
+    bcc: str | Iterable[str] | None = None,
+    sender: str | None = None,
+    reply_to: str | None = None,
+    headers: Mapping[str, Any] | None = None,
+    attachments: Iterable[Attachment] = (),
+) -> BuiltMessage:
+    """Validate the arguments and build the message.
+
+    :param to: recipients.
+    :param from_email: the From address.
+    :param subject: the subject.
+    :param plain_body: text body.
+    :param html_body: HTML body (with ``plain_body``: multipart/alternative).
+    :param cc: Cc recipients.
+    :param bcc: Bcc recipients (envelope only).
+    :param sender: the Sender header.
+    :param reply_to: the Reply-To header.
+    :param headers: extra headers.
+    :param attachments: loaded attachments.
+    """
+    to_list, cc_list, bcc_list = dedupe_recipients(
+        parse_address_list(to, argument="to"),
+        parse_address_list(cc, argument="cc"),
+        parse_address_list(bcc, argument="bcc"),
+    )
+    if not (to_list or cc_list or bcc_list):
+        raise MailValidationError(
+            "there are no recipients (`to`, `cc` and `bcc` are empty)", code="NoRecipients"
+        )
+    if not (plain_body and plain_body.strip()) and not (html_body and html_body.strip()):
+        raise MailValidationError(
+            "there is no content (`plain_body` and `html_body` are empty)", code="NoContent"
+        )
+    if not from_email or not from_email.strip():
+        raise MailValidationError("the From address (`from_email`) is missing", code="FromAddressMissing")
+    author = parse_address(from_email, argument="from_email")
+    message = EmailMessage(policy=SMTP)
+    message["From"] = author.as_address()
+    if to_list:
+        message["To"] = _header_list(to_list)
+    if cc_list:
+        message["Cc"] = _header_list(cc_list)
+    if sender:
+        message["Sender"] = parse_address(sender, argument="sender").as_address()
+    if reply_to:
+        message["Reply-To"] = parse_address(reply_to, argument="reply_to").as_address()
+    if subject is not None:
+        reject_line_breaks(subject, argument="subject")
+        message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message_id = make_msgid(domain=author.addr_spec.rpartition("@")[2])
+    message["Message-ID"] = message_id
+    for name, value in (headers or {}).items():
+        _add_custom_header(message, name, value)
+    _set_bodies(message, plain_body, html_body)
+    for attachment in attachments:
+        maintype, _, subtype = attachment.resolved_content_type.partition("/")
+        message.add_attachment(
+            attachment.data, maintype=maintype, subtype=subtype or "octet-stream", filename=attachment.name
+        )
+    recipients = [a.addr_spec for a in (*to_list, *cc_list, *bcc_list)]
+    return BuiltMessage(message, author.addr_spec, recipients, message_id.strip("<>"))
+
+
+def _header_list(addresses: list[EmailAddress]) -> list[Address]:
+    return [a.as_address() for a in addresses]
+
+
+def _add_custom_header(message: EmailMessage, name: str, value: Any) -> None:
+    if not isinstance(name, str) or not name or not all(33 <= ord(c) <= 126 and c != ":" for c in name):
+        raise MailValidationError(f"`headers` has an invalid header name {name!r}", code="HeaderInjection")
+    if name.lower() in RESERVED_HEADERS:
+        raise MailValidationError(
+            f"`headers` sets {name!r}, which comes from its own argument; use that argument",
+            code="InvalidArgument",
+        )
+    text = str(value)
+    reject_line_breaks(text, argument=f"headers[{name!r}]")
+    message[name] = text
+
+
+def _set_bodies(message: EmailMessage, plain_body: str | None, html_body: str | None) -> None:
+    if plain_body and plain_body.strip():
+        message.set_content(plain_body)
+        if html_body and html_body.strip():
+            message.add_alternative(html_body, subtype="html")
+    else:
+        message.set_content(html_body or "", subtype="html")
