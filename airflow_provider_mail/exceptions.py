@@ -6,8 +6,10 @@ task **without** using its retries (marked *fatal* below)::
 
     MailProviderError                       base of everything raised by this provider
     ├── MailConfigurationError          *   the connection or arguments are wrong (names the fix)
+    │   ├── Sender25ConfigurationError  *   TLS verification failed, 401/403/404 at the base path
+    │   │   └── Sender25RedirectError   *   the API answered 3xx: wrong scheme/host in the connection
+    │   └── XmailerConfigurationError   *   TLS verification failed, redirect or 404 at the report path
     ├── MailValidationError             *   a message argument is invalid (code + text), found before sending
-    │   └── Sender25RedirectError       *   the API answered 3xx: wrong scheme/host in the connection
     ├── AmbiguousSendError              *   a send may or may not have been accepted: never retried
     ├── DeliveryFailedError             *   the delivery gate saw a hard failure, bounce, cancel (or hold)
     ├── Sender25ApiError                    the API answered with an error envelope (code + message)
@@ -71,7 +73,18 @@ class MailValidationError(FatalMailProviderError):
         self.message = message
 
 
-class Sender25RedirectError(MailConfigurationError):
+class Sender25ConfigurationError(MailConfigurationError):
+    """The Sender25 connection is wrong: TLS verification failed, or a 401/403/404 at the base path.
+
+    :param http_status: the HTTP status, when a response arrived.
+    """
+
+    def __init__(self, message: str, *, http_status: int | None = None) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+
+
+class Sender25RedirectError(Sender25ConfigurationError):
     """The API answered with a redirect, which is never followed (a POST would turn into a GET).
 
     :param http_status: the 3xx status code.
@@ -79,8 +92,7 @@ class Sender25RedirectError(MailConfigurationError):
     """
 
     def __init__(self, message: str, *, http_status: int, location: str | None) -> None:
-        super().__init__(message)
-        self.http_status = http_status
+        super().__init__(message, http_status=http_status)
         self.location = location
 
 
@@ -246,7 +258,25 @@ class XmailerReportParseError(MailProviderError):
 
 
 class XmailerTransportError(MailProviderError):
-    """The report endpoint or the SMTP relay could not be reached or timed out (after the retries)."""
+    """The report endpoint or the SMTP relay could not be reached or timed out (after the retries).
+
+    :param http_status: the last HTTP status seen, if any.
+    """
+
+    def __init__(self, message: str, *, http_status: int | None = None) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+
+
+class XmailerConfigurationError(MailConfigurationError):
+    """The xmailer connection is wrong: TLS verification failed, a redirect, a 404 at the report path.
+
+    :param http_status: the HTTP status, when a response arrived.
+    """
+
+    def __init__(self, message: str, *, http_status: int | None = None) -> None:
+        super().__init__(message)
+        self.http_status = http_status
 
 
 class XmailerSmtpError(MailProviderError):

@@ -1,16 +1,21 @@
-"""Turn a Sender25 HTTP response into data or a named exception; shared by sync and async clients.
+"""Turn a Sender25 HTTP response into data, a named API error, or a classified failed attempt.
 
-Success is decided from the JSON envelope's ``status`` word, never from HTTP 200 alone.
+Pure: no I/O. Success is decided from the JSON envelope's ``status`` word, never from HTTP 200 alone.
+The answer to a send is also checked for its documented shape: an accepted send whose answer cannot be
+read is a *maybe sent* failure, which the retry policy turns into :class:`AmbiguousSendError`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable
 from typing import Any
 
+from airflow_provider_mail._transport.failures import AttemptFailed, FailureKind, kind_of_http_status
+from airflow_provider_mail._transport.http import HttpResponse
+from airflow_provider_mail._transport.retry import parse_retry_after
 from airflow_provider_mail.exceptions import (
-    MailProviderError,
+    Sender25ConfigurationError,
     Sender25PayloadTooLarge,
     Sender25RedirectError,
     Sender25TransportError,
@@ -19,89 +24,152 @@ from airflow_provider_mail.exceptions import (
 )
 
 #: Statuses a gateway answers while the application is unavailable or throttling.
-GATEWAY_STATUSES = frozenset({429, 502, 503, 504})
+GATEWAY_STATUSES = frozenset({408, 429, 502, 503, 504})
 
 
-def interpret_response(status_code: int, body: bytes, headers: Mapping[str, str], *, path: str) -> Any:
-    """Return the envelope's ``data`` for a success, else raise the matching exception.
+def interpret_response(response: HttpResponse, *, path: str, redact: Callable[[str], str] = str) -> Any:
+    """Return the envelope's ``data`` for a success; raise the named error or :class:`AttemptFailed`.
 
-    :param status_code: the HTTP status.
-    :param body: the raw response body.
-    :param headers: the response headers (``Location`` is read for redirects).
+    API errors (an ``error``/``parameter-error`` envelope) are raised as they are: the service answered,
+    nothing to retry. Everything else that is not a success is a classified :class:`AttemptFailed`.
+
+    :param response: the HTTP response.
     :param path: the API path, for messages.
+    :param redact: removes the connection's secrets from texts (a server may echo them).
     """
-    if 300 <= status_code < 400:
-        location = headers.get("Location")
-        raise Sender25RedirectError(
-            f"Sender25 answered HTTP {status_code} redirecting {path} to {location or '(no Location)'}. "
-            "Redirects are never followed (a POST would be re-sent as a GET without its body). Fix the "
-            "connection: use the final URL, normally schema 'https' and host 'br-app.sender25.com'.",
-            http_status=status_code,
-            location=location,
+    status = response.status
+    excerpt = redact(_excerpt(response.body))
+    if 300 <= status < 400:
+        location = response.headers.get("Location")
+        raise AttemptFailed(
+            FailureKind.CONFIGURATION,
+            Sender25RedirectError(
+                f"Sender25 answered HTTP {status} redirecting {path} to {location or '(no Location)'}. "
+                "Redirects are never followed (a POST would be re-sent as a GET without its body). Fix the "
+                "connection: use the final URL, normally schema 'https' and host 'br-app.sender25.com'.",
+                http_status=status,
+                location=location,
+            ),
         )
-    if status_code == 413:
+    if status == 413:
         raise Sender25PayloadTooLarge(
             f"Sender25's front proxy refused the request to {path} as too large (HTTP 413). Attachments "
             "travel base64-encoded inside JSON (+33%): send fewer or smaller files, or links instead."
         )
-    if status_code in GATEWAY_STATUSES:
-        raise Sender25TransportError(
-            f"Sender25 answered HTTP {status_code} on {path} ({_excerpt(body) or 'empty body'})",
-            http_status=status_code,
+    kind = kind_of_http_status(status)
+    if kind is FailureKind.CONFIGURATION:
+        raise AttemptFailed(
+            kind,
+            Sender25ConfigurationError(
+                f"Sender25 answered HTTP {status} on {path} ({excerpt or 'empty body'}): the API is not at "
+                "this address. Check the connection's host, schema, port and path prefix.",
+                http_status=status,
+            ),
         )
-    envelope = _decode_json(status_code, body, path)
+    if status in GATEWAY_STATUSES:
+        raise AttemptFailed(
+            kind or FailureKind.MAYBE_SENT,
+            Sender25TransportError(
+                f"Sender25 answered HTTP {status} on {path} ({excerpt or 'empty body'})", http_status=status
+            ),
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        )
+    envelope = _decode_json(response, path, excerpt)
     api_status = envelope.get("status") if isinstance(envelope, dict) else None
     if api_status == "success":
         return envelope.get("data")
     if api_status in ("error", "parameter-error"):
-        raise sender25_error_from_envelope(envelope.get("data"), status=api_status, http_status=status_code)
-    raise Sender25UnexpectedResponse(
-        f"Sender25 answered HTTP {status_code} on {path} with a body that is not an API envelope "
-        f"(status {api_status!r}): {_excerpt(body)}",
-        http_status=status_code,
-        body_excerpt=_excerpt(body),
+        raise sender25_error_from_envelope(envelope.get("data"), status=api_status, http_status=status)
+    failure = unexpected(
+        f"Sender25 answered HTTP {status} on {path} with a body that is not an API envelope "
+        f"(status {api_status!r}): {excerpt}",
+        status,
+        excerpt,
+    )
+    if 400 <= status < 500:  # the front refused the request: nothing was queued, repeating cannot help
+        failure.kind = FailureKind.CONFIGURATION
+    raise failure
+
+
+def unexpected(text: str, http_status: int | None, excerpt: str = "") -> AttemptFailed:
+    """A *maybe sent* failure: the service answered something this client cannot read.
+
+    :param text: what was wrong.
+    :param http_status: the HTTP status.
+    :param excerpt: the start of the body, without secrets.
+    """
+    return AttemptFailed(
+        FailureKind.MAYBE_SENT,
+        Sender25UnexpectedResponse(text, http_status=http_status, body_excerpt=excerpt),
     )
 
 
-def _decode_json(status_code: int, body: bytes, path: str) -> Any:
+def expect_object(data: Any, path: str) -> dict[str, Any]:
+    """The ``data`` of a success that must be a JSON object.
+
+    :param data: the envelope's data.
+    :param path: the API path, for messages.
+    """
+    if not isinstance(data, dict):
+        raise unexpected(f"{path} returned {type(data).__name__} data where an object was expected", 200)
+    return data
+
+
+def expect_list(data: Any, path: str) -> list[dict[str, Any]]:
+    """The ``data`` of a success that must be a JSON array of objects.
+
+    :param data: the envelope's data.
+    :param path: the API path, for messages.
+    """
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise unexpected(f"{path} returned {type(data).__name__} data, expected a list of objects", 200)
+    return data
+
+
+def expect_send_result(data: Any, path: str) -> dict[str, Any]:
+    """The answer to a send: ``{"message_id": str | None, "messages": {rcpt: {"id": int, "token": str}}}``.
+
+    Anything else means the send was accepted but cannot be confirmed: a *maybe sent* failure.
+
+    :param data: the envelope's data.
+    :param path: the API path, for messages.
+    """
+    result = expect_object(data, path)
+    messages = result.get("messages")
+    message_id = result.get("message_id")
+    well_formed = (
+        isinstance(messages, dict)
+        and (message_id is None or isinstance(message_id, str))
+        and all(
+            isinstance(rcpt, str)
+            and isinstance(entry, dict)
+            and isinstance(entry.get("id"), int)
+            and not isinstance(entry.get("id"), bool)
+            and isinstance(entry.get("token"), str)
+            for rcpt, entry in messages.items()
+        )
+    )
+    if not well_formed:
+        raise unexpected(
+            f"{path} answered success with an unexpected shape (keys {sorted(result)[:6]}): the message may "
+            "have been queued but its ids cannot be read",
+            200,
+        )
+    return {"message_id": message_id, "messages": messages}
+
+
+def _decode_json(response: HttpResponse, path: str, excerpt: str) -> Any:
     try:
-        return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        kind = "an empty body" if not body.strip() else "a body that is not JSON"
-        raise Sender25UnexpectedResponse(
-            f"Sender25 answered HTTP {status_code} on {path} with {kind}: {_excerpt(body)}",
-            http_status=status_code,
-            body_excerpt=_excerpt(body),
+        return json.loads(response.body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        kind = "an empty body" if not response.body.strip() else "a body that is not JSON"
+        raise unexpected(
+            f"Sender25 answered HTTP {response.status} on {path} with {kind}: {excerpt}",
+            response.status,
+            excerpt,
         ) from None
 
 
 def _excerpt(body: bytes, limit: int = 200) -> str:
-    text = body.decode("utf-8", errors="replace").strip()
+    text = body[: limit * 4].decode("utf-8", errors="replace").strip()
     return " ".join(text.split())[:limit]
-
-
-def is_retryable_failure(error: MailProviderError) -> bool:
-    """Whether a *read* may be repeated: transport failures, gateway statuses and 5xx pages.
-
-    :param error: the error one attempt produced.
-    """
-    if isinstance(error, Sender25TransportError):
-        return True
-    status = getattr(error, "http_status", None)
-    return isinstance(error, Sender25UnexpectedResponse) and status is not None and status >= 500
-
-
-def is_ambiguous_send_failure(error: MailProviderError) -> bool:
-    """Whether a *send* that reached the service may have been accepted although we saw a failure.
-
-    True for timeouts and broken connections, 5xx answers and unreadable 2xx bodies; false for API
-    errors, redirects, 413 and 4xx pages, which all mean the message was not queued.
-
-    :param error: the error one attempt produced.
-    """
-    status = getattr(error, "http_status", None)
-    if isinstance(error, Sender25TransportError):
-        return status is None or status >= 500
-    if isinstance(error, Sender25UnexpectedResponse):
-        return status is None or status >= 500 or 200 <= status < 300
-    return False

@@ -1,11 +1,23 @@
-"""Backoff arithmetic shared by the sync hooks and the async triggers (no sleeping in here)."""
+"""The one retry policy of the provider: how long to wait, and whether to try again at all.
+
+Every call of both services (Sender25 requests, the xmailer report, SMTP transactions), sync or async,
+asks :meth:`Attempts.wait_after` what to do with a failed attempt; the drivers only sleep the answer.
+No sleeping and no I/O in here.
+"""
 
 from __future__ import annotations
 
+import logging
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+
+from airflow_provider_mail._transport.failures import AttemptFailed, FailureKind
+from airflow_provider_mail.exceptions import AmbiguousSendError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -56,3 +68,90 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+@dataclass(frozen=True)
+class SendIdentity:
+    """What a send is, for the :class:`AmbiguousSendError` it may turn into.
+
+    :param service: ``"sender25"`` or ``"xmailer"``.
+    :param what: the operation, e.g. ``/api/v1/send/message`` or ``SMTP DATA``.
+    :param recipients: who may have been sent the message.
+    :param where_to_look: how the user can find out whether it was queued.
+    """
+
+    service: str
+    what: str
+    recipients: Sequence[str]
+    where_to_look: str
+
+
+class Attempts:
+    """The retry state of one call: decides after each failed attempt, never sleeps itself.
+
+    .. code-block:: python
+
+        attempts = Attempts(policy, "Sender25 /api/v1/messages/message")
+        while True:
+            try:
+                return attempt()
+            except AttemptFailed as failed:
+                sleep(attempts.wait_after(failed))
+
+    :param policy: the connection's retry policy.
+    :param what: the call, for log lines.
+    :param send: set when the call is a send: a ``MAYBE_SENT`` failure then ends the call with
+        :class:`AmbiguousSendError` instead of a retry.
+    """
+
+    def __init__(self, policy: RetryPolicy, what: str, *, send: SendIdentity | None = None) -> None:
+        self.policy = policy
+        self.what = what
+        self.send = send
+        self.made = 0
+
+    @property
+    def count(self) -> int:
+        """Attempts made so far (the failed ones)."""
+        return self.made
+
+    def wait_after(self, failed: AttemptFailed) -> float:
+        """Seconds to wait before the next attempt; raises the final error when there is none.
+
+        :param failed: the failure of the attempt just made.
+        """
+        self.made += 1
+        if failed.kind is FailureKind.CONFIGURATION:
+            raise failed.error
+        if failed.kind is FailureKind.MAYBE_SENT and self.send is not None:
+            raise ambiguous_send_error(self.send, failed.error) from failed.error
+        if self.made > self.policy.max_retries:
+            raise failed.error
+        wait = self.policy.delay(self.made - 1, failed.retry_after)
+        log.warning(
+            "%s failed (%s); retry %d of %d in %.2f s",
+            self.what,
+            failed.error,
+            self.made,
+            self.policy.max_retries,
+            wait,
+        )
+        return wait
+
+
+def ambiguous_send_error(send: SendIdentity, error: Exception) -> AmbiguousSendError:
+    """The error of a send whose outcome is unknown: what happened, and what to check before re-sending.
+
+    :param send: the send.
+    :param error: the failure seen.
+    """
+    recipients = list(send.recipients)
+    shown = ", ".join(recipients[:5]) + (f" and {len(recipients) - 5} more" if len(recipients) > 5 else "")
+    return AmbiguousSendError(
+        f"{send.service} may have accepted this send ({send.what}) but the outcome is unknown: {error}. "
+        f"It was NOT retried, so nothing is sent twice. Recipients: {shown}. Before running the task "
+        f"again, {send.where_to_look} and send again only if no message was queued.",
+        service=send.service,
+        recipients=recipients,
+        http_status=getattr(error, "http_status", None),
+    )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
@@ -24,18 +23,25 @@ from airflow_provider_mail._sender25.payload import (
     build_send_message_payload,
     build_send_raw_payload,
 )
-from airflow_provider_mail._shared.connection import Sender25ConnectionSettings, resolve_sender25_settings
-from airflow_provider_mail._transport.async_clients import request_slots, shared_async_client
-from airflow_provider_mail._transport.sender25_attempt import (
-    FailedAttempt,
-    attempt_with_httpx,
-    attempt_with_requests,
-    next_wait,
+from airflow_provider_mail._sender25.response import (
+    expect_list,
+    expect_object,
+    expect_send_result,
+    interpret_response,
 )
+from airflow_provider_mail._shared.connection import Sender25ConnectionSettings, resolve_sender25_settings
+from airflow_provider_mail._shared.redact import Redactor
+from airflow_provider_mail._transport.async_driver import AsyncHttpDriver
+from airflow_provider_mail._transport.failures import AttemptFailed
+from airflow_provider_mail._transport.http import DriverSettings, HttpRequest
+from airflow_provider_mail._transport.retry import Attempts, SendIdentity
+from airflow_provider_mail._transport.sync_driver import SyncHttpDriver, environment_proxies, new_session
+from airflow_provider_mail._transport.tls import resolve_tls
 from airflow_provider_mail.exceptions import (
     Sender25AuthError,
+    Sender25ConfigurationError,
     Sender25MessageNotFound,
-    Sender25UnexpectedResponse,
+    Sender25TransportError,
 )
 
 if TYPE_CHECKING:
@@ -46,6 +52,11 @@ if TYPE_CHECKING:
     from airflow_provider_mail._compat import Connection
 
 
+#: Where a user finds out whether an ambiguous send was queued.
+WHERE_TO_LOOK = (
+    "check the server's message list in the Sender25 panel (search by recipient, tag, or the "
+    "X-Airflow-Trace header / Message-ID named above)"
+)
 SEND_MESSAGE_PATH = "/api/v1/send/message"
 SEND_RAW_PATH = "/api/v1/send/raw"
 MESSAGE_PATH = "/api/v1/messages/message"
@@ -104,26 +115,37 @@ class Sender25Hook(BaseHook):
         settings = resolve_sender25_settings(
             self.conn, timeout=self._timeout, max_retries=self._max_retries, retry_backoff=self._retry_backoff
         )
-        mask_secret(settings.api_key)
+        for form in Redactor([settings.api_key]).forms:
+            mask_secret(form)
         return settings
 
     @cached_property
+    def driver_settings(self) -> DriverSettings:
+        """Timeouts, TLS and error names shared by the sync and async drivers."""
+        settings = self.settings
+        return DriverSettings(
+            timeout=settings.timeout,
+            connect_timeout=settings.connect_timeout,
+            tls=resolve_tls(settings.verify),
+            transport_error=Sender25TransportError,
+            configuration_error=Sender25ConfigurationError,
+            redact=Redactor([settings.api_key]),
+        )
+
+    @cached_property
     def session(self) -> requests.Session:
-        """One pooled keep-alive session for every call of this hook.
-
-        Proxy and CA-bundle variables are read once here: by default requests re-scans the whole
-        environment on every request, which cost a fifth of a send's time in the benchmark.
-        """
-        import requests
-
-        session = requests.Session()
-        session.headers.update(self._request_headers())
-        session.trust_env = False
-        session.proxies.update(requests.utils.get_environ_proxies(self.settings.base_url))
-        session.verify = self.settings.verify
-        if session.verify is True:
-            session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        """One pooled keep-alive session for every sync call of this hook (with the key header)."""
+        session = new_session(self.driver_settings, headers=self._request_headers())
+        session.proxies.update(environment_proxies(self.settings.base_url))
         return session
+
+    @cached_property
+    def _driver(self) -> SyncHttpDriver:
+        return SyncHttpDriver(self.session, self.driver_settings)
+
+    @cached_property
+    def _async_driver(self) -> AsyncHttpDriver:
+        return AsyncHttpDriver(self.driver_settings)
 
     def get_conn(self) -> requests.Session:
         """Return the configured :class:`requests.Session` (Airflow's hook convention)."""
@@ -200,7 +222,7 @@ class Sender25Hook(BaseHook):
             bounce=bounce,
         )
         recipients = payload["to"] + payload["cc"] + payload["bcc"]
-        return self._expect_object(self._call(SEND_MESSAGE_PATH, payload, send_to=recipients))
+        return self._call(SEND_MESSAGE_PATH, payload, expect_send_result, send_to=recipients)
 
     def send_raw(
         self,
@@ -220,7 +242,7 @@ class Sender25Hook(BaseHook):
         :param bounce: send as a bounce.
         """
         payload = build_send_raw_payload(mail_from=mail_from, rcpt_to=rcpt_to, data=data, bounce=bounce)
-        return self._expect_object(self._call(SEND_RAW_PATH, payload, send_to=payload["rcpt_to"]))
+        return self._call(SEND_RAW_PATH, payload, expect_send_result, send_to=payload["rcpt_to"])
 
     def get_message(
         self, message_id: int | str, expansions: Iterable[str] | bool = ("status", "details")
@@ -230,14 +252,14 @@ class Sender25Hook(BaseHook):
         :param message_id: the per-server message id (an int; a string of digits is converted).
         :param expansions: expansion names, always sent as an explicit list; ``True`` asks for all.
         """
-        return self._expect_object(self._call(MESSAGE_PATH, build_message_query(message_id, expansions)))
+        return self._call(MESSAGE_PATH, build_message_query(message_id, expansions), expect_object)
 
     def get_deliveries(self, message_id: int | str) -> list[dict[str, Any]]:
         """List the delivery attempts of a message, oldest first (``[]`` while it is Pending).
 
         :param message_id: the per-server message id.
         """
-        return self._expect_list(self._call(DELIVERIES_PATH, _deliveries_query(message_id)))
+        return self._call(DELIVERIES_PATH, _deliveries_query(message_id), expect_list)
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the URL and the API key without sending mail; never raises.
@@ -245,7 +267,7 @@ class Sender25Hook(BaseHook):
         Asks for the deliveries of message id 0: a valid key gets ``MessageNotFound`` back.
         """
         try:
-            self._call(DELIVERIES_PATH, {"id": 0})
+            self._call(DELIVERIES_PATH, {"id": 0}, expect_list)
         except Sender25MessageNotFound:
             pass
         except Sender25AuthError as err:
@@ -262,7 +284,7 @@ class Sender25Hook(BaseHook):
         """
         payload = build_send_message_payload(**kwargs)
         recipients = payload["to"] + payload["cc"] + payload["bcc"]
-        return self._expect_object(await self._acall(SEND_MESSAGE_PATH, payload, send_to=recipients))
+        return await self._acall(SEND_MESSAGE_PATH, payload, expect_send_result, send_to=recipients)
 
     async def aget_message(
         self, message_id: int | str, expansions: Iterable[str] | bool = ("status", "details")
@@ -272,16 +294,14 @@ class Sender25Hook(BaseHook):
         :param message_id: the per-server message id.
         :param expansions: expansion names (an explicit list is always sent).
         """
-        return self._expect_object(
-            await self._acall(MESSAGE_PATH, build_message_query(message_id, expansions))
-        )
+        return await self._acall(MESSAGE_PATH, build_message_query(message_id, expansions), expect_object)
 
     async def aget_deliveries(self, message_id: int | str) -> list[dict[str, Any]]:
         """Async :meth:`get_deliveries`.
 
         :param message_id: the per-server message id.
         """
-        return self._expect_list(await self._acall(DELIVERIES_PATH, _deliveries_query(message_id)))
+        return await self._acall(DELIVERIES_PATH, _deliveries_query(message_id), expect_list)
 
     async def aget_settings(self) -> Sender25ConnectionSettings:
         """Fetch the connection without blocking the event loop, then validate it (cached)."""
@@ -290,7 +310,7 @@ class Sender25Hook(BaseHook):
         return self.settings
 
     async def aclose(self) -> None:
-        """Nothing to release: async calls use the event loop's shared client (see ``async_clients``)."""
+        """Nothing to release: async calls use the event loop's shared client (see ``async_driver``)."""
 
     async def __aenter__(self) -> Sender25Hook:
         return self
@@ -298,37 +318,41 @@ class Sender25Hook(BaseHook):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    # -- transport --------------------------------------------------------------------------------
-    def _call(self, path: str, body: dict[str, Any], *, send_to: list[str] | None = None) -> Any:
-        """POST ``body`` to ``path`` with the retry rules; ``send_to`` marks a send."""
-        encoded = json.dumps(body).encode("utf-8")
-        retry_number = 0
+    # -- transport: the core decides, the drivers move bytes ---------------------------------------
+    def _call(
+        self, path: str, body: dict[str, Any], shape: _Shape, *, send_to: list[str] | None = None
+    ) -> Any:
+        """POST ``body`` to ``path`` under the retry policy; ``send_to`` marks a send."""
+        request, attempts = self._request(path, body), self._attempts(path, send_to)
         while True:
-            result = attempt_with_requests(self.session, self.settings, path, encoded)
-            if not isinstance(result, FailedAttempt):
-                return result
-            wait = next_wait(
-                result, path=path, send_to=send_to, retry_number=retry_number, settings=self.settings
-            )
-            retry_number += 1
-            self._sleep(wait)
+            try:
+                return shape(self._interpret(self._driver.send(request), path), path)
+            except AttemptFailed as failed:
+                self._sleep(attempts.wait_after(failed))
 
-    async def _acall(self, path: str, body: dict[str, Any], *, send_to: list[str] | None = None) -> Any:
-        """Async :meth:`_call` over httpx, with the same retry decision."""
-        settings = await self.aget_settings()
-        encoded = json.dumps(body).encode("utf-8")
-        retry_number = 0
+    async def _acall(
+        self, path: str, body: dict[str, Any], shape: _Shape, *, send_to: list[str] | None = None
+    ) -> Any:
+        """Async :meth:`_call`: the same request, interpretation and retry decisions over httpx."""
+        await self.aget_settings()
+        request, attempts = self._request(path, body), self._attempts(path, send_to)
         while True:
-            client = shared_async_client(
-                verify=settings.verify, timeout=settings.timeout, connect_timeout=settings.connect_timeout
-            )
-            async with request_slots():
-                result = await attempt_with_httpx(client, settings, path, encoded, self._request_headers())
-            if not isinstance(result, FailedAttempt):
-                return result
-            wait = next_wait(result, path=path, send_to=send_to, retry_number=retry_number, settings=settings)
-            retry_number += 1
-            await asyncio.sleep(wait)
+            try:
+                return shape(self._interpret(await self._async_driver.send(request), path), path)
+            except AttemptFailed as failed:
+                await asyncio.sleep(attempts.wait_after(failed))
+
+    def _request(self, path: str, body: dict[str, Any]) -> HttpRequest:
+        return HttpRequest(
+            "POST", self.settings.base_url + path, self._request_headers(), content=json.dumps(body).encode()
+        )
+
+    def _interpret(self, response: Any, path: str) -> Any:
+        return interpret_response(response, path=path, redact=self.driver_settings.redact)
+
+    def _attempts(self, path: str, send_to: list[str] | None) -> Attempts:
+        send = None if send_to is None else SendIdentity("sender25", path, send_to, WHERE_TO_LOOK)
+        return Attempts(self.settings.retry_policy, f"Sender25 {path}", send=send)
 
     def _request_headers(self) -> dict[str, str]:
         return {
@@ -337,22 +361,6 @@ class Sender25Hook(BaseHook):
             "Accept": "application/json",
             "User-Agent": f"airflow-provider-mail/{__version__}",
         }
-
-    @staticmethod
-    def _expect_object(data: Any) -> dict[str, Any]:
-        if not isinstance(data, dict):
-            raise Sender25UnexpectedResponse(
-                f"the API returned {type(data).__name__} data where an object was expected", http_status=200
-            )
-        return data
-
-    @staticmethod
-    def _expect_list(data: Any) -> list[dict[str, Any]]:
-        if not isinstance(data, list):
-            raise Sender25UnexpectedResponse(
-                f"messages/deliveries returned {type(data).__name__} data, expected a list", http_status=200
-            )
-        return data
 
     # -- connection form (Airflow < 3.2 reads these; 3.2+ reads get_provider_info) -----------------
     @classmethod
@@ -368,6 +376,9 @@ class Sender25Hook(BaseHook):
         from airflow_provider_mail._shared.connection_form import SENDER25_UI_FIELD_BEHAVIOUR
 
         return SENDER25_UI_FIELD_BEHAVIOUR
+
+
+_Shape = Callable[[Any, str], Any]
 
 
 def _deliveries_query(message_id: int | str) -> dict[str, Any]:

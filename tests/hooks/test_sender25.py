@@ -9,6 +9,8 @@ from email.policy import SMTP
 
 import pytest
 
+from airflow_provider_mail._sender25.response import expect_list, expect_object, interpret_response
+from airflow_provider_mail._transport.http import HttpResponse
 from airflow_provider_mail.exceptions import (
     AmbiguousSendError,
     MailConfigurationError,
@@ -141,10 +143,13 @@ def test_test_connection_reports_an_unreachable_server_without_raising(make_conn
 # -- API errors: every code of the doc's §2-§6 -------------------------------------------------------
 @pytest.mark.parametrize("flavour", FLAVOURS)
 def test_missing_api_key_raises_access_denied(hook, sender25_conn, flavour):
+    class KeylessHook(Sender25Hook):
+        def _request_headers(self) -> dict[str, str]:
+            return {k: v for k, v in super()._request_headers().items() if k != "X-Server-API-Key"}
+
     sender25_conn.flavour = flavour
-    del hook.session.headers["X-Server-API-Key"]
     with pytest.raises(Sender25AuthError) as info:
-        hook.get_deliveries(1)
+        KeylessHook().get_deliveries(1)
     assert info.value.code == "AccessDenied"
     assert info.value.message == "Must be authenticated as a server."
 
@@ -261,7 +266,7 @@ def test_server_side_send_errors_raise_validation_error_with_code_and_message(
     """The raw transport is used so the server, not the client's own checks, produces each code."""
     sender25_conn.flavour = flavour
     with pytest.raises(Sender25ValidationError) as info:
-        hook._call(SEND_MESSAGE_PATH, payload, send_to=[])
+        hook._call(SEND_MESSAGE_PATH, payload, expect_object, send_to=[])
     assert info.value.code == code
     if message:
         assert info.value.message == message
@@ -292,7 +297,7 @@ def test_unknown_message_raises_message_not_found_with_the_id(hook, sender25_con
 def test_blank_id_raises_parameter_error_without_code(hook, sender25_conn, flavour):
     sender25_conn.flavour = flavour
     with pytest.raises(Sender25ParameterError) as info:
-        hook._call(DELIVERIES_PATH, {"id": None})
+        hook._call(DELIVERIES_PATH, {"id": None}, expect_list)
     assert info.value.code is None
     assert info.value.message == "`id` parameter is required but is missing"
 
@@ -301,17 +306,18 @@ def test_moonrope_type_error_raises_parameter_error(hook, sender25_conn):
     sender25_conn.flavour = "moonrope"
     with pytest.raises(Sender25ParameterError) as info:
         hook._call(
-            SEND_MESSAGE_PATH, {"to": "a@example.org", "from": "a@example.com", "plain_body": "x"}, send_to=[]
+            SEND_MESSAGE_PATH,
+            {"to": "a@example.org", "from": "a@example.com", "plain_body": "x"},
+            expect_object,
+            send_to=[],
         )
     assert info.value.message == "`to` should be a `Array` but is a `String`"
 
 
 def test_an_unknown_error_code_still_raises_an_api_error_with_its_data():
-    from airflow_provider_mail._sender25.response import interpret_response
-
     body = b'{"status":"error","time":null,"flags":{},"data":{"code":"BrandNewCode","extra":1}}'
     with pytest.raises(Sender25ApiError) as info:
-        interpret_response(200, body, {}, path=SEND_MESSAGE_PATH)
+        interpret_response(HttpResponse(200, {}, body), path=SEND_MESSAGE_PATH)
     assert type(info.value) is Sender25ApiError
     assert (info.value.code, info.value.message, info.value.data["extra"]) == ("BrandNewCode", "", 1)
 
