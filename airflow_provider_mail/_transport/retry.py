@@ -149,7 +149,8 @@ def ambiguous_send_error(send: SendIdentity, error: Exception) -> AmbiguousSendE
     shown = ", ".join(recipients[:5]) + (f" and {len(recipients) - 5} more" if len(recipients) > 5 else "")
     return AmbiguousSendError(
         f"{send.service} may have accepted this send ({send.what}) but the outcome is unknown: {error}. "
-        f"It was NOT retried, so nothing is sent twice. Recipients: {shown}. Before running the task "
+        f"It was NOT retried and is NOT re-sent by this provider, so nothing goes out twice. "
+        f"Recipients: {shown}. Before running the task "
         f"again, {send.where_to_look} and send again only if no message was queued.",
         service=send.service,
         recipients=recipients,

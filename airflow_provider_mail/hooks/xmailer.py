@@ -3,6 +3,7 @@
 ``XmailerReportHook.get_report`` streams rows as they arrive, so a report of a million lines never
 sits in memory. ``XmailerSmtpHook`` drives the SMTP transaction itself to keep every RCPT reply and
 the relay's queue id (``250 OK id=…``), which the report uses, so a send can be matched exactly.
+Both use the provider's one retry policy (:class:`~airflow_provider_mail._transport.retry.Attempts`).
 """
 
 from __future__ import annotations
@@ -16,18 +17,21 @@ from datetime import datetime, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from airflow_provider_mail._compat import BaseHook, get_async_connection, mask_secret
-from airflow_provider_mail._transport.async_clients import request_slots, shared_async_client
+from airflow_provider_mail._shared.redact import Redactor
+from airflow_provider_mail._transport.async_driver import AsyncHttpDriver
+from airflow_provider_mail._transport.failures import AttemptFailed, FailureKind, is_tls_verification_failure
+from airflow_provider_mail._transport.http import DriverSettings, HttpRequest
+from airflow_provider_mail._transport.retry import Attempts, SendIdentity
+from airflow_provider_mail._transport.sync_driver import SyncHttpDriver, new_session
+from airflow_provider_mail._transport.tls import resolve_tls
 from airflow_provider_mail._xmailer.connection import XmailerConnectionSettings, resolve_xmailer_settings
 from airflow_provider_mail._xmailer.report_parser import ParseStats, ReportParser, ReportRow
+from airflow_provider_mail._xmailer.report_request import STATUS_FILTERS, check_report_status, report_request
 from airflow_provider_mail._xmailer.report_window import ReportWindow
 from airflow_provider_mail._xmailer.smtp_reply import extract_queue_id
 from airflow_provider_mail.exceptions import (
-    AmbiguousSendError,
-    MailConfigurationError,
-    MailValidationError,
+    XmailerConfigurationError,
     XmailerRecipientsRefused,
     XmailerSmtpAuthError,
     XmailerSmtpError,
@@ -40,15 +44,13 @@ if TYPE_CHECKING:
     from airflow_provider_mail._compat import Connection
     from airflow_provider_mail._shared.mime import BuiltMessage
 
-STATUS_FILTERS = {
-    "erro": "erro",
-    "failed": "erro",
-    "error": "erro",
-    "sucesso": "sucesso",
-    "delivered": "sucesso",
-}
-RETRYABLE_HTTP = frozenset({429, 500, 502, 503, 504})
-CHUNK_SIZE = 64 * 1024
+__all__ = ["STATUS_FILTERS", "XmailerReport", "XmailerReportHook", "XmailerSmtpHook"]
+
+#: Where a user finds out whether an ambiguous SMTP send was queued.
+WHERE_TO_LOOK = (
+    "look the message up in the xmailer report by sender, recipient and time (or by the Message-ID / "
+    "X-Airflow-Trace header named above)"
+)
 
 
 class _XmailerBaseHook(BaseHook):
@@ -76,8 +78,42 @@ class _XmailerBaseHook(BaseHook):
     def settings(self) -> XmailerConnectionSettings:
         """The validated connection settings."""
         settings = resolve_xmailer_settings(self.conn, max_retries=self._max_retries)
-        mask_secret(settings.password)
+        for form in Redactor([settings.password]).forms:
+            mask_secret(form)
         return settings
+
+    @cached_property
+    def redact(self) -> Redactor:
+        """Removes the connection's password or token from any text, in every form."""
+        return Redactor([self.settings.password])
+
+    @cached_property
+    def driver_settings(self) -> DriverSettings:
+        """Timeouts, TLS and error names shared by the sync and async report drivers."""
+        settings = self.settings
+        return DriverSettings(
+            timeout=settings.timeout,
+            connect_timeout=settings.connect_timeout,
+            tls=resolve_tls(settings.verify),
+            transport_error=XmailerTransportError,
+            configuration_error=XmailerConfigurationError,
+            redact=self.redact,
+        )
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Check both halves of the connection without sending mail; never raises.
+
+        The report endpoint is asked for a one-minute report; the relay gets connect, EHLO, TLS, AUTH
+        and QUIT.
+        """
+        checks = [("report", _report_check), ("SMTP relay", _smtp_check)]
+        results = []
+        for name, check in checks:
+            try:
+                results.append((True, check(self.xmailer_conn_id)))
+            except Exception as err:
+                results.append((False, f"{name}: {type(err).__name__}: {self.redact(str(err))}"))
+        return all(ok for ok, _ in results), "; ".join(text for _, text in results)
 
     async def aget_settings(self) -> XmailerConnectionSettings:
         """Fetch the connection without blocking the event loop, then validate it (cached)."""
@@ -107,9 +143,9 @@ class XmailerReport:
     and :attr:`outside_window` how many padded-window rows fell outside the exact window.
     """
 
-    def __init__(self, hook: XmailerReportHook, params: dict[str, str], window: ReportWindow, strict: bool):
+    def __init__(self, hook: XmailerReportHook, request: HttpRequest, window: ReportWindow, strict: bool):
         self._hook = hook
-        self._params = params
+        self._request = request
         self.window = window
         self.strict = strict
         self.stats = ParseStats()
@@ -120,29 +156,20 @@ class XmailerReport:
         if self._consumed:
             raise RuntimeError("an XmailerReport streams once; call get_report() again to re-read it")
         self._consumed = True
-        parser = ReportParser(self._hook.settings.timezone, strict=self.strict)
-        self.stats = parser.stats
-        import requests
-
-        response = self._hook._open_report(self._params)
-        try:
-            for row in parser.parse(response.iter_content(CHUNK_SIZE)):
-                if self.window.contains(row.delivered_at):
-                    yield row
-                else:
-                    self.outside_window += 1
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as err:
-            raise XmailerTransportError(
-                f"the report stream broke after {parser.stats.rows} rows: {err!r}"
-            ) from err
-        finally:
-            response.close()
-        if parser.stats.malformed:
+        for row in self._hook._stream_rows(self._request, self.strict, self._attach_stats):
+            if self.window.contains(row.delivered_at):
+                yield row
+            else:
+                self.outside_window += 1
+        if self.stats.malformed:
             self._hook.log.warning(
                 "xmailer report: %d malformed line(s) skipped (first ones: %s)",
-                parser.stats.malformed,
-                parser.stats.samples,
+                self.stats.malformed,
+                self.stats.samples,
             )
+
+    def _attach_stats(self, parser: ReportParser) -> None:
+        self.stats = parser.stats
 
 
 class XmailerReportHook(_XmailerBaseHook):
@@ -178,18 +205,10 @@ class XmailerReportHook(_XmailerBaseHook):
         :param strict: raise on the first malformed line instead of counting it.
         """
         window = ReportWindow.from_bounds(start, end, self.settings.timezone)
-        params = {**self._auth_params(), **window.query_params()}
-        if status is not None:
-            if status.lower() not in STATUS_FILTERS:
-                raise MailValidationError(
-                    f"`status` must be one of {sorted(STATUS_FILTERS)}, got {status!r}",
-                    code="InvalidArgument",
-                )
-            params["status"] = STATUS_FILTERS[status.lower()]
-        for name, value in (("emaildestino", recipient), ("remetente", sender), ("idMensagem", queue_id)):
-            if value:
-                params[name] = value
-        return XmailerReport(self, params, window, strict)
+        request = report_request(
+            self.settings, window, status=status, recipient=recipient, sender=sender, queue_id=queue_id
+        )
+        return XmailerReport(self, request, window, strict)
 
     async def aiter_report(
         self, start: datetime | str, end: datetime | str, *, queue_id: str | None = None
@@ -202,131 +221,77 @@ class XmailerReportHook(_XmailerBaseHook):
         """
         settings = await self.aget_settings()
         window = ReportWindow.from_bounds(start, end, settings.timezone)
-        params = {
-            **self._auth_params(),
-            **window.query_params(),
-            **({"idMensagem": queue_id} if queue_id else {}),
-        }
-        parser = ReportParser(settings.timezone)
-        client = shared_async_client(
-            verify=settings.verify, timeout=settings.timeout, connect_timeout=settings.connect_timeout
-        )
-        # One streamed request; retried only before the first row arrives.
-        for retry_number in range(settings.retry_policy.max_retries + 1):
+        request = report_request(settings, window, queue_id=queue_id)
+        attempts = self._attempts()
+        while True:
+            parser = ReportParser(settings.timezone)
             try:
-                async with request_slots(), client.stream(**self._httpx_request(params)) as response:
-                    if response.status_code in RETRYABLE_HTTP:
-                        raise XmailerTransportError(
-                            f"the report endpoint answered HTTP {response.status_code}"
-                        )
-                    if response.status_code >= 300:  # redirects and 4xx: retrying cannot help
-                        raise MailConfigurationError(
-                            f"the report endpoint answered HTTP {response.status_code}; check the host"
-                        )
-                    async for chunk in response.aiter_bytes(CHUNK_SIZE):
+                async with self._async_driver.stream(request) as stream:
+                    check_report_status(stream.status, stream.headers, settings.report_url)
+                    async for chunk in stream.chunks():
                         for row in parser.feed(chunk):
                             if window.contains(row.delivered_at):
                                 yield row
-                    for row in parser.close():
-                        if window.contains(row.delivered_at):
-                            yield row
-                    return
-            except (httpx.TransportError, XmailerTransportError) as err:
-                if parser.stats.rows or retry_number == settings.retry_policy.max_retries:
-                    raise XmailerTransportError(f"report request failed: {err!r}") from err
-                wait = settings.retry_policy.delay(retry_number)
-                self.log.warning("xmailer report: %r; retry %d in %.2f s", err, retry_number + 1, wait)
-                await asyncio.sleep(wait)
+                for row in parser.close():
+                    if window.contains(row.delivered_at):
+                        yield row
+                return
+            except AttemptFailed as failed:
+                await asyncio.sleep(self._wait_after(attempts, failed, parser))
 
-    def _httpx_request(self, params: dict[str, str]) -> dict[str, Any]:
-        settings = self.settings
-        if settings.report_method == "get":
-            return {"method": "GET", "url": settings.report_url, "params": params}
-        return {"method": "POST", "url": settings.report_url, "data": params}
+    def _stream_rows(
+        self, request: HttpRequest, strict: bool, on_parser: Callable[[ReportParser], None]
+    ) -> Iterator[ReportRow]:
+        """Stream the rows of ``request`` (sync), retried under the policy until the first row arrives."""
+        attempts = self._attempts()
+        while True:
+            parser = ReportParser(self.settings.timezone, strict=strict)
+            on_parser(parser)
+            try:
+                with self._driver.stream(request) as stream:
+                    check_report_status(stream.status, stream.headers, self.settings.report_url)
+                    yield from parser.parse(stream.chunks())
+                return
+            except AttemptFailed as failed:
+                self._sleep(self._wait_after(attempts, failed, parser))
 
-    def test_connection(self) -> tuple[bool, str]:
-        """Ask for a one-minute report; never raises."""
-        try:
-            now = datetime.now(timezone.utc)
-            for _ in self.get_report(now.replace(second=0, microsecond=0), now):
-                pass
-        except Exception as err:
-            return False, f"{type(err).__name__}: {err}"
-        return True, f"Report endpoint {self.settings.report_url} accepted the credentials."
+    def _attempts(self) -> Attempts:
+        return Attempts(self.settings.retry_policy, f"xmailer report {self.settings.report_url}")
 
-    def _auth_params(self) -> dict[str, str]:
-        settings = self.settings
-        if settings.auth_mode == "token":
-            return {"token_auth": settings.password}
-        return {"usuario_smtp": settings.username, "senha_smtp": settings.password}
+    @staticmethod
+    def _wait_after(attempts: Attempts, failed: AttemptFailed, parser: ReportParser) -> float:
+        """Rows already handed out cannot be taken back: once any arrived, a broken stream is final."""
+        if parser.stats.rows:
+            raise XmailerTransportError(
+                f"the report stream broke after {parser.stats.rows} rows: {failed.error}"
+            ) from failed.error
+        return attempts.wait_after(failed)
 
     @cached_property
     def session(self) -> requests.Session:
         """One pooled session for the hook's report requests."""
-        import requests
+        return new_session(self.driver_settings)
 
-        session = requests.Session()
-        session.verify = self.settings.verify
-        session.headers["User-Agent"] = "airflow-provider-mail"
-        return session
+    @cached_property
+    def _driver(self) -> SyncHttpDriver:
+        return SyncHttpDriver(self.session, self.driver_settings)
 
-    def _open_report(self, params: dict[str, str]) -> requests.Response:
-        """Send the request, retrying connection failures, timeouts, 429 and 5xx; return the response."""
-        import requests
-
-        settings = self.settings
-        policy = settings.retry_policy
-        for retry_number in range(policy.max_retries + 1):
-            try:
-                response = self._send(params)
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as err:
-                failure: Exception = XmailerTransportError(
-                    f"report request to {settings.report_url} failed: {err!r}"
-                )
-            else:
-                if 300 <= response.status_code < 400:
-                    response.close()
-                    raise MailConfigurationError(
-                        f"the report endpoint answered HTTP {response.status_code} (redirect to "
-                        f"{response.headers.get('Location')}); fix the connection's host/schema/report_path"
-                    )
-                if response.status_code not in RETRYABLE_HTTP:
-                    if response.status_code >= 400:
-                        response.close()
-                        raise XmailerTransportError(
-                            f"the report endpoint answered HTTP {response.status_code}"
-                        )
-                    return response
-                response.close()
-                failure = XmailerTransportError(f"the report endpoint answered HTTP {response.status_code}")
-            if retry_number == policy.max_retries:
-                raise failure
-            wait = policy.delay(retry_number)
-            self.log.warning("xmailer report: %s; retry %d in %.2f s", failure, retry_number + 1, wait)
-            self._sleep(wait)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _send(self, params: dict[str, str]) -> requests.Response:
-        settings = self.settings
-        timeout = (settings.connect_timeout, settings.timeout)
-        if settings.report_method == "get":
-            return self.session.get(
-                settings.report_url, params=params, timeout=timeout, stream=True, allow_redirects=False
-            )
-        return self.session.post(
-            settings.report_url, data=params, timeout=timeout, stream=True, allow_redirects=False
-        )
+    @cached_property
+    def _async_driver(self) -> AsyncHttpDriver:
+        return AsyncHttpDriver(self.driver_settings)
 
 
 class XmailerSmtpHook(_XmailerBaseHook):
     """Send mail through the xmailer SMTP relay and keep its queue id.
 
     The transaction is driven step by step: TLS (STARTTLS or implicit), AUTH, MAIL, one RCPT per
-    recipient with its reply kept, DATA as CRLF bytes. Connection failures before DATA are retried;
-    once DATA was issued nothing is ever re-sent (:class:`AmbiguousSendError`).
+    recipient with its reply kept, DATA as CRLF bytes. A failure before DATA (refused connection, a
+    relay that hangs up during MAIL or RCPT) means nothing was queued: the whole transaction is
+    retried under the connection's policy. Once DATA was issued nothing is ever re-sent
+    (:class:`AmbiguousSendError`).
 
     :param xmailer_conn_id: the connection id (default ``xmailer_default``).
-    :param max_retries: retries of connection failures before DATA; overrides the extra.
+    :param max_retries: retries of failures before DATA; overrides the extra.
     """
 
     def send(self, built: BuiltMessage, *, fail_on_refused: bool = False) -> dict[str, Any]:
@@ -338,24 +303,14 @@ class XmailerSmtpHook(_XmailerBaseHook):
             (the accepted ones were still sent).
         """
         data = built.as_bytes()
-        policy = self.settings.retry_policy
-        for retry_number in range(policy.max_retries + 1):
+        send = SendIdentity("xmailer", f"SMTP to {self._relay}", list(built.recipients), WHERE_TO_LOOK)
+        attempts = Attempts(self.settings.retry_policy, f"xmailer SMTP {self._relay}", send=send)
+        while True:
             try:
-                client = self._connect()
-            except (OSError, smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected) as err:
-                if retry_number == policy.max_retries:
-                    raise XmailerTransportError(f"could not reach the SMTP relay: {err!r}") from err
-                wait = policy.delay(retry_number)
-                self.log.warning(
-                    "xmailer SMTP connect failed (%r); retry %d in %.2f s", err, retry_number + 1, wait
-                )
-                self._sleep(wait)
-                continue
-            try:
-                result = self._transaction(client, built, data)
-            finally:
-                _quit_quietly(client)
-            break
+                result = self._attempt(built, data)
+                break
+            except AttemptFailed as failed:
+                self._sleep(attempts.wait_after(failed))
         if result["refused"] and (fail_on_refused or not result["accepted"]):
             raise XmailerRecipientsRefused(
                 f"the relay refused {len(result['refused'])} recipient(s): {result['refused']}"
@@ -368,13 +323,33 @@ class XmailerSmtpHook(_XmailerBaseHook):
             )
         return result
 
-    def test_connection(self) -> tuple[bool, str]:
-        """Connect, negotiate TLS and authenticate; never raises."""
+    @property
+    def _relay(self) -> str:
+        return f"{self.settings.smtp_host}:{self.settings.smtp_port}"
+
+    def check_login(self) -> str:
+        """Connect, negotiate TLS, authenticate and quit; return what was checked (raises on failure)."""
         try:
             _quit_quietly(self._connect())
-        except Exception as err:
-            return False, f"{type(err).__name__}: {err}"
-        return True, f"SMTP relay {self.settings.smtp_host}:{self.settings.smtp_port} accepted the login."
+        except AttemptFailed as failed:
+            raise failed.error from None
+        return f"SMTP relay {self._relay} accepted the login of {self.settings.username!r}"
+
+    def _attempt(self, built: BuiltMessage, data: bytes) -> dict[str, Any]:
+        client = self._connect()
+        try:
+            return self._transaction(client, built, data)
+        finally:
+            _quit_quietly(client)
+
+    def _failure(self, kind: FailureKind, text: str, err: BaseException) -> AttemptFailed:
+        if is_tls_verification_failure(err):
+            kind = FailureKind.CONFIGURATION
+            text = (
+                f"TLS verification of the relay {self._relay} failed ({err!r}); fix smtp_ca_file/smtp_verify"
+            )
+            text += " (nothing was sent)"
+        return self.driver_settings.failure(kind, text)
 
     def _tls_context(self) -> ssl.SSLContext:
         settings = self.settings
@@ -386,13 +361,20 @@ class XmailerSmtpHook(_XmailerBaseHook):
 
     def _connect(self) -> smtplib.SMTP:
         settings = self.settings
-        timeout = settings.timeout
-        if settings.smtp_tls == "ssl":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(
-                settings.smtp_host, settings.smtp_port, timeout=timeout, context=self._tls_context()
-            )
-        else:
-            client = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout)
+        try:
+            if settings.smtp_tls == "ssl":
+                client: smtplib.SMTP = smtplib.SMTP_SSL(
+                    settings.smtp_host,
+                    settings.smtp_port,
+                    timeout=settings.timeout,
+                    context=self._tls_context(),
+                )
+            else:
+                client = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.timeout)
+        except (OSError, smtplib.SMTPException) as err:
+            raise self._failure(
+                FailureKind.NEVER_SENT, f"could not reach the SMTP relay {self._relay}: {err!r}", err
+            ) from err
         try:
             client.ehlo()
             if settings.smtp_tls == "starttls":
@@ -401,44 +383,44 @@ class XmailerSmtpHook(_XmailerBaseHook):
             client.login(settings.username, settings.password)
         except smtplib.SMTPAuthenticationError as err:
             _quit_quietly(client)
-            reply = f"{err.smtp_code} {_text(err.smtp_error)}"
+            text = self.redact(_text(err.smtp_error))
             raise XmailerSmtpAuthError(
-                f"the relay refused the login of {settings.username!r}: {reply}",
+                f"the relay refused the login of {settings.username!r}: {err.smtp_code} {text}",
                 smtp_code=err.smtp_code,
-                smtp_text=_text(err.smtp_error),
+                smtp_text=text,
             ) from None
         except smtplib.SMTPNotSupportedError as err:
             _quit_quietly(client)
             raise XmailerSmtpAuthError(f"the relay offers no AUTH on this channel: {err}") from None
-        except BaseException:
+        except (OSError, smtplib.SMTPException) as err:
             _quit_quietly(client)
-            raise
+            raise self._failure(
+                FailureKind.NEVER_SENT, f"the SMTP relay {self._relay} hung up before MAIL: {err!r}", err
+            ) from None
         return client
 
     def _transaction(self, client: smtplib.SMTP, built: BuiltMessage, data: bytes) -> dict[str, Any]:
-        code, reply = client.mail(built.mail_from)
-        if code != 250:
-            raise XmailerSmtpError(
-                f"MAIL FROM refused: {code} {_text(reply)}", smtp_code=code, smtp_text=_text(reply)
-            )
-        accepted: list[str] = []
-        refused: dict[str, str] = {}
-        for recipient in built.recipients:
-            code, reply = client.rcpt(recipient)
-            if code in (250, 251):
-                accepted.append(recipient)
-            else:
-                refused[recipient] = f"{code} {_text(reply)}"
-        if not accepted:
-            client.rset()
-            return {
-                "queue_id": None,
-                "accepted": [],
-                "refused": refused,
-                "sent_at": None,
-                "message_id": built.message_id,
-                "mail_from": built.mail_from,
-            }
+        try:
+            code, reply = client.mail(built.mail_from)
+            if code != 250:
+                raise XmailerSmtpError(
+                    f"MAIL FROM refused: {code} {_text(reply)}", smtp_code=code, smtp_text=_text(reply)
+                )
+            accepted: list[str] = []
+            refused: dict[str, str] = {}
+            for recipient in built.recipients:
+                code, reply = client.rcpt(recipient)
+                if code in (250, 251):
+                    accepted.append(recipient)
+                else:
+                    refused[recipient] = f"{code} {_text(reply)}"
+            if not accepted:
+                client.rset()
+                return _result(built, None, [], refused, sent_at=None)
+        except (OSError, smtplib.SMTPServerDisconnected) as err:  # before DATA: nothing was queued
+            raise self._failure(
+                FailureKind.NEVER_SENT, f"the SMTP relay {self._relay} hung up before DATA: {err!r}", err
+            ) from err
         try:
             code, reply = client.data(data)
         except smtplib.SMTPDataError as err:  # DATA itself refused (not 354): nothing was transferred
@@ -448,12 +430,11 @@ class XmailerSmtpHook(_XmailerBaseHook):
                 smtp_text=_text(err.smtp_error),
             ) from None
         except (OSError, smtplib.SMTPException) as err:
-            raise AmbiguousSendError(
+            raise self._failure(
+                FailureKind.MAYBE_SENT,
                 f"the SMTP connection broke after DATA was sent ({err!r}): the relay may have queued message "
-                f"{built.message_id} for {accepted}. It was NOT re-sent. Check the xmailer report for these "
-                "recipients before sending again.",
-                service="xmailer",
-                recipients=accepted,
+                f"{built.message_id} for {accepted}",
+                err,
             ) from err
         if code != 250:  # smtplib returns the end-of-DATA reply instead of raising: 4xx/5xx = not queued
             raise XmailerSmtpError(
@@ -461,14 +442,38 @@ class XmailerSmtpHook(_XmailerBaseHook):
                 smtp_code=code,
                 smtp_text=_text(reply),
             )
-        return {
-            "queue_id": extract_queue_id(_text(reply)),
-            "accepted": accepted,
-            "refused": refused,
-            "sent_at": datetime.now(timezone.utc).isoformat(),
-            "message_id": built.message_id,
-            "mail_from": built.mail_from,
-        }
+        queue_id = extract_queue_id(_text(reply))
+        return _result(built, queue_id, accepted, refused, sent_at=datetime.now(timezone.utc).isoformat())
+
+
+def _result(
+    built: BuiltMessage,
+    queue_id: str | None,
+    accepted: list[str],
+    refused: dict[str, str],
+    *,
+    sent_at: str | None,
+) -> dict[str, Any]:
+    return {
+        "queue_id": queue_id,
+        "accepted": accepted,
+        "refused": refused,
+        "sent_at": sent_at,
+        "message_id": built.message_id,
+        "mail_from": built.mail_from,
+    }
+
+
+def _report_check(conn_id: str) -> str:
+    hook = XmailerReportHook(xmailer_conn_id=conn_id)
+    now = datetime.now(timezone.utc)
+    for _ in hook.get_report(now.replace(second=0, microsecond=0), now):
+        pass
+    return f"report endpoint {hook.settings.report_url} accepted the credentials"
+
+
+def _smtp_check(conn_id: str) -> str:
+    return XmailerSmtpHook(xmailer_conn_id=conn_id).check_login()
 
 
 def _text(reply: bytes | str) -> str:

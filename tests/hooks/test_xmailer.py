@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from airflow_provider_mail._shared.mime import build_email_message
+from airflow_provider_mail._transport.http import HttpRequest
 from airflow_provider_mail._xmailer.exim import parse_queue_id
 from airflow_provider_mail._xmailer.report_parser import Outcome, ReportParser
 from airflow_provider_mail.exceptions import (
@@ -232,7 +233,8 @@ def test_every_error_line_of_the_service_raises_its_exception(xmailer, drop_or_c
     """The hook never sends these (it validates first), so the request is built by hand here."""
     hook = XmailerReportHook()
     params = {
-        **hook._auth_params(),
+        "usuario_smtp": hook.settings.username,
+        "senha_smtp": hook.settings.password,
         "dataini": "2026-11-22",
         "horaini": "10:00",
         "datafim": "2026-11-22",
@@ -240,9 +242,9 @@ def test_every_error_line_of_the_service_raises_its_exception(xmailer, drop_or_c
     }
     params.pop(drop_or_change.pop("drop", None), None)
     params.update(drop_or_change)
-    response = hook._open_report(params)
+    response = hook._driver.send(HttpRequest("POST", hook.settings.report_url, form=params))
     with pytest.raises(error):
-        list(ReportParser(hook.settings.timezone).parse(response.iter_content(1024)))
+        list(ReportParser(hook.settings.timezone).parse([response.body]))
 
 
 def test_report_faults_are_retried_then_raise_transport_error(xmailer):
