@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any
 
 from airflow_provider_mail._xmailer.report_parser import Outcome, ReportRow
+from airflow_provider_mail.exceptions import MailValidationError
 
 
 class DeliveryStatus(str, Enum):
@@ -184,25 +185,25 @@ def sender25_message_ids(value: Any) -> dict[str, str | None]:
     found: dict[str, str | None] = {}
     _collect_ids(value, found)
     if not found:
-        raise ValueError(f"no Sender25 message id in {value!r}")
+        raise _not_awaitable(f"no Sender25 message id in {value!r}")
     return found
 
 
 def _collect_ids(value: Any, found: dict[str, str | None]) -> None:
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a message id")
-    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+        raise _not_awaitable(f"{value!r} is not a message id")
+    if _is_id(value):
         found.setdefault(str(int(value)), None)
     elif isinstance(value, Mapping) and isinstance(value.get("messages"), Mapping):
         for recipient, entry in value["messages"].items():
-            if not isinstance(entry, Mapping) or "id" not in entry:
-                raise ValueError(f"the entry of {recipient!r} has no id: {entry!r}")
+            if not isinstance(entry, Mapping) or not _is_id(entry.get("id")):
+                raise _not_awaitable(f"the entry of {recipient!r} has no message id: {entry!r}")
             found[str(int(entry["id"]))] = str(recipient)
-    elif isinstance(value, (list, tuple, set)):
+    elif _is_collection(value):
         for item in value:
             _collect_ids(item, found)
     else:
-        raise ValueError(f"{value!r} is not a Sender25 message id, a list of ids, or a send XCom")
+        raise _not_awaitable(f"{value!r} is not a Sender25 message id, a list of ids, or a send XCom")
 
 
 def sender25_outcome(key: str, recipient: str | None, message: Mapping[str, Any]) -> MessageOutcome:
@@ -247,6 +248,12 @@ def with_delivery_detail(outcome: MessageOutcome, deliveries: Sequence[Mapping[s
 
 
 # -- xmailer ------------------------------------------------------------------------------------------
+#: Seconds a report row may predate ``sent_after`` and still match: report times are truncated to the
+#: second, and the relay's clock is not the worker's. A delivery in the same second as the send (or a
+#: little "before" it, by the relay's clock) must match, never stay pending.
+SENT_AFTER_TOLERANCE = 30.0
+
+
 @dataclass(frozen=True)
 class XmailerTarget:
     """One awaited xmailer delivery: a queue id with a recipient, or a sender/recipient/time triple.
@@ -275,7 +282,9 @@ class XmailerTarget:
             return False
         if self.sender is not None and row.sender.lower() != self.sender.lower():
             return False
-        return self.sent_after is None or row.delivered_at.timestamp() >= self.sent_after
+        return (
+            self.sent_after is None or row.delivered_at.timestamp() >= self.sent_after - SENT_AFTER_TOLERANCE
+        )
 
 
 def xmailer_outcome(target: XmailerTarget, rows: Iterable[ReportRow]) -> MessageOutcome:
@@ -337,7 +346,7 @@ def xmailer_targets(value: Any) -> list[XmailerTarget]:
     targets: list[XmailerTarget] = []
     _collect_targets(value, targets)
     if not targets:
-        raise ValueError(f"nothing to wait for in {value!r}")
+        raise _not_awaitable(f"nothing to wait for in {value!r}")
     return targets
 
 
@@ -365,13 +374,32 @@ def _collect_targets(value: Any, targets: list[XmailerTarget]) -> None:
                 after,
             )
         )
-    elif isinstance(value, (list, tuple, set)):
+    elif _is_collection(value):
         for item in value:
             _collect_targets(item, targets)
     else:
-        raise ValueError(
+        raise _not_awaitable(
             f"{value!r} is not an xmailer queue id, send XCom or (sender, recipient, sent_after)"
         )
+
+
+def _is_id(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())
+
+
+def _is_collection(value: Any) -> bool:
+    """Lists, tuples, sets and any other iterable that is not text or a mapping.
+
+    Mapped tasks hand their XComs over as Airflow's lazy sequences (``LazyXComSequence``), which
+    are iterable but none of the built-in types.
+    """
+    return isinstance(value, Iterable) and not isinstance(value, (str, bytes, bytearray, Mapping))
+
+
+def _not_awaitable(text: str) -> MailValidationError:
+    return MailValidationError(text, code="InvalidArgument")
 
 
 def _epoch(value: Any) -> float | None:

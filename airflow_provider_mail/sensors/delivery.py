@@ -21,6 +21,11 @@ from airflow_provider_mail._compat import (
     default_deferrable,
 )
 from airflow_provider_mail._delivery.checks import Sender25DeliveryCheck, XmailerDeliveryCheck
+from airflow_provider_mail._delivery.errors import (
+    MAX_CONSECUTIVE_TRANSIENT_ERRORS,
+    TransientStreak,
+    error_from_event,
+)
 from airflow_provider_mail._delivery.policy import (
     DeliveryPolicy,
     Verdict,
@@ -47,6 +52,8 @@ class _DeliverySensor(BaseSensorOperator):
     :param bounce_grace_period: after ``delivered``, keep watching this long (seconds or a timedelta)
         for a late bounce.
     :param deferrable: hand the wait to the triggerer after the first poke.
+    :param max_consecutive_errors: transient failures in a row (connection, timeout, 5xx) after which
+        the wait ends with the last one; configuration, auth and not-found errors end it at once.
     """
 
     ui_color = "#e6f4ea"
@@ -59,6 +66,7 @@ class _DeliverySensor(BaseSensorOperator):
         fail_on_held: bool = True,
         bounce_grace_period: float | timedelta = 0.0,
         deferrable: bool | None = None,
+        max_consecutive_errors: int = MAX_CONSECUTIVE_TRANSIENT_ERRORS,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("poke_interval", 30.0)
@@ -72,6 +80,8 @@ class _DeliverySensor(BaseSensorOperator):
             mode=wait_for, fail_on_held=fail_on_held, bounce_grace_period=float(grace)
         )
         self.deferrable = default_deferrable() if deferrable is None else deferrable
+        self.max_consecutive_errors = max_consecutive_errors
+        self._streak = TransientStreak(max_consecutive_errors)
 
     # subclasses build the check from their (rendered) arguments
     def _check(self) -> Sender25DeliveryCheck | XmailerDeliveryCheck:
@@ -80,16 +90,33 @@ class _DeliverySensor(BaseSensorOperator):
     def _trigger_messages(self) -> dict[str, str | None] | list[dict[str, Any]]:
         raise NotImplementedError
 
-    def _verdict(self) -> Verdict:
-        verdict = judge(self._check().check(), self.policy, now=time.time())
+    def _verdict(self) -> Verdict | None:
+        """One check under the gate's error rule: ``None`` when a transient failure keeps it waiting."""
+        try:
+            outcomes = self._check().check()
+        except MailProviderError as err:
+            if not self._streak.tolerate(err):
+                self._end_with(err)
+            self.log.warning(
+                "%s delivery check failed (%s, %d in a row, the wait ends at %d); waiting on",
+                self.service,
+                err,
+                self._streak.count,
+                self._streak.limit,
+            )
+            return None
+        self._streak.reset()
+        verdict = judge(outcomes, self.policy, now=time.time())
         self.log.info("%s delivery: %s", self.service, verdict.message)
         return verdict
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
         """Check once: success returns the outcomes, failure raises, anything else keeps waiting."""
         verdict = self._verdict()
+        if verdict is None:
+            return False
         if verdict.state == "failure":
-            raise DeliveryFailedError(verdict.message, outcomes=verdict.xcom())
+            self._fail(verdict.message, verdict.xcom())
         return PokeReturnValue(is_done=True, xcom_value=verdict.xcom()) if verdict.done else False
 
     def execute(self, context: Context) -> Any:
@@ -97,9 +124,9 @@ class _DeliverySensor(BaseSensorOperator):
             return super().execute(context)
         started = time.monotonic()
         verdict = self._verdict()
-        if verdict.state == "failure":
+        if verdict is not None and verdict.state == "failure":
             self._fail(verdict.message, verdict.xcom())
-        if verdict.done:
+        if verdict is not None and verdict.done:
             return verdict.xcom()
         remaining = max(1.0, self.timeout - (time.monotonic() - started))
         self.defer(
@@ -109,6 +136,7 @@ class _DeliverySensor(BaseSensorOperator):
                 messages=self._trigger_messages(),
                 policy=asdict(self.policy),
                 poll_interval=self.poke_interval,
+                max_consecutive_errors=self.max_consecutive_errors,
                 **self._trigger_extra(),
             ),
             method_name="execute_complete",
@@ -120,9 +148,7 @@ class _DeliverySensor(BaseSensorOperator):
         if not isinstance(event, dict) or event.get("status") not in EVENT_STATES:
             raise MailProviderError(f"unexpected event from DeliveryTrigger: {event!r}")
         if event["status"] == "error":
-            raise MailProviderError(
-                f"the delivery check failed: {event.get('error_type')}: {event.get('message')}"
-            )
+            self._end_with(error_from_event(event))
         outcomes = event.get("outcomes")
         if not isinstance(outcomes, dict):
             raise MailProviderError(f"DeliveryTrigger event without outcomes: {event!r}")
@@ -137,9 +163,13 @@ class _DeliverySensor(BaseSensorOperator):
         return outcomes
 
     def _fail(self, message: str, outcomes: dict[str, Any]) -> None:
+        self._end_with(DeliveryFailedError(message, outcomes=outcomes))
+
+    def _end_with(self, err: MailProviderError) -> None:
+        """End the wait with ``err``, or skip the task under ``soft_fail``."""
         if self.soft_fail:
-            raise AirflowSkipException(f"soft_fail: {message}")
-        raise DeliveryFailedError(message, outcomes=outcomes)
+            raise AirflowSkipException(f"soft_fail: {type(err).__name__}: {err}") from err
+        raise err
 
     def _conn_id(self) -> str:
         raise NotImplementedError

@@ -15,16 +15,13 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_mail._delivery.checks import Sender25DeliveryCheck, XmailerDeliveryCheck
-from airflow_provider_mail._delivery.policy import DeliveryPolicy, XmailerTarget, judge
-from airflow_provider_mail.exceptions import (
-    MailProviderError,
-    Sender25TransportError,
-    Sender25UnexpectedResponse,
-    XmailerTransportError,
+from airflow_provider_mail._delivery.errors import (
+    MAX_CONSECUTIVE_TRANSIENT_ERRORS,
+    TransientStreak,
+    error_event,
 )
-
-#: Errors that never end the wait: the next poll may succeed.
-TRANSIENT_ERRORS = (Sender25TransportError, Sender25UnexpectedResponse, XmailerTransportError)
+from airflow_provider_mail._delivery.policy import DeliveryPolicy, XmailerTarget, judge
+from airflow_provider_mail.exceptions import MailProviderError
 
 
 class DeliveryTrigger(BaseTrigger):
@@ -36,6 +33,7 @@ class DeliveryTrigger(BaseTrigger):
     :param policy: :class:`~airflow_provider_mail._delivery.policy.DeliveryPolicy` fields.
     :param poll_interval: seconds between polls.
     :param lookback: xmailer: seconds to look back when the targets carry no time.
+    :param max_consecutive_errors: transient failures in a row that end the wait (with the last one).
     """
 
     def __init__(
@@ -47,6 +45,7 @@ class DeliveryTrigger(BaseTrigger):
         policy: dict[str, Any],
         poll_interval: float = 30.0,
         lookback: float = 86400.0,
+        max_consecutive_errors: int = MAX_CONSECUTIVE_TRANSIENT_ERRORS,
     ) -> None:
         super().__init__()
         if service not in ("sender25", "xmailer"):
@@ -57,6 +56,7 @@ class DeliveryTrigger(BaseTrigger):
         self.policy = policy
         self.poll_interval = float(poll_interval)
         self.lookback = float(lookback)
+        self.max_consecutive_errors = int(max_consecutive_errors)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Classpath and plain-JSON kwargs."""
@@ -69,6 +69,7 @@ class DeliveryTrigger(BaseTrigger):
                 "policy": self.policy,
                 "poll_interval": self.poll_interval,
                 "lookback": self.lookback,
+                "max_consecutive_errors": self.max_consecutive_errors,
             },
         )
 
@@ -85,28 +86,27 @@ class DeliveryTrigger(BaseTrigger):
         """Poll, judge, sleep; yield one event and return."""
         policy = DeliveryPolicy(**self.policy)
         check = self._check()
+        streak = TransientStreak(self.max_consecutive_errors)
         polls = 0
         try:
             while True:
                 polls += 1
                 try:
                     outcomes = await check.acheck()
-                except TRANSIENT_ERRORS as err:
+                except MailProviderError as err:
+                    if not streak.tolerate(err):
+                        yield TriggerEvent(error_event(err, polls))
+                        return
                     self.log.warning(
-                        "delivery poll %d failed (%s); trying again in %.0f s", polls, err, self.poll_interval
+                        "delivery poll %d failed (%s, %d in a row); trying again in %.0f s",
+                        polls,
+                        err,
+                        streak.count,
+                        self.poll_interval,
                     )
                     await asyncio.sleep(self.poll_interval)
                     continue
-                except MailProviderError as err:  # auth, configuration, validation: the wait cannot succeed
-                    yield TriggerEvent(
-                        {
-                            "status": "error",
-                            "error_type": type(err).__name__,
-                            "message": str(err),
-                            "polls": polls,
-                        }
-                    )
-                    return
+                streak.reset()
                 verdict = judge(outcomes, policy, now=time.time())
                 self.log.info("delivery poll %d: %s", polls, verdict.message)
                 if verdict.done:

@@ -8,7 +8,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from airflow_provider_mail._compat import AirflowSensorTimeout, AirflowSkipException, TaskDeferred
+from airflow_provider_mail._compat import (
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    TaskDeferred,
+)
 from airflow_provider_mail._shared.mime import build_email_message
 from airflow_provider_mail.exceptions import DeliveryFailedError, MailProviderError, Sender25AuthError
 from airflow_provider_mail.hooks.sender25 import MESSAGE_PATH, Sender25Hook
@@ -207,8 +212,10 @@ def test_an_auth_error_ends_the_wait_at_once_with_the_named_error(emulator, monk
 
     payload = asyncio.run(first_event()).payload
     assert payload["status"] == "error" and payload["error_type"] == "Sender25AuthError"
-    with pytest.raises(MailProviderError, match="Sender25AuthError"):
+    with pytest.raises(Sender25AuthError) as info:  # its own, fatal type: Airflow does not retry it
         sensor(sent).execute_complete(CONTEXT, payload)
+    assert isinstance(info.value, AirflowFailException)
+    assert info.value.code == "InvalidServerAPIKey"
 
 
 @pytest.mark.parametrize("event", [None, {}, {"status": "weird"}, {"status": "success"}, "success"])
