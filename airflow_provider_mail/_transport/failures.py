@@ -85,11 +85,17 @@ def wrapped_errors(err: BaseException) -> Iterator[BaseException]:
         pending += [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
 
 
+#: Handshake failures that repeating cannot fix: an untrusted or mismatched certificate, or a server
+#: that does not speak TLS on that port. A reset or EOF during the handshake is not among them.
+_TLS_CONFIGURATION_MARKERS = ("CERTIFICATE_VERIFY_FAILED", "WRONG_VERSION_NUMBER", "wrong version number")
+
+
 def is_tls_verification_failure(err: BaseException) -> bool:
-    """Whether ``err`` or anything it wraps is a TLS failure (certificate verification, handshake).
+    """Whether ``err`` or anything it wraps is a TLS failure that only the configuration can fix.
 
     :param err: the library's exception.
     """
     return any(
-        isinstance(e, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(e) for e in wrapped_errors(err)
+        isinstance(e, ssl.SSLCertVerificationError) or any(m in str(e) for m in _TLS_CONFIGURATION_MARKERS)
+        for e in wrapped_errors(err)
     )

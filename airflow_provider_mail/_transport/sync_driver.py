@@ -145,8 +145,9 @@ class SyncHttpDriver:
             return self.settings.tls_failure(where, err)
         if isinstance(err, requests.exceptions.ConnectTimeout):
             return self.settings.failure(FailureKind.NEVER_SENT, f"connect timeout to {where}: {err}")
-        if isinstance(err, requests.exceptions.ConnectionError) and any(
-            isinstance(e, (NewConnectionError, NameResolutionError)) for e in wrapped_errors(err)
+        if isinstance(err, requests.exceptions.ConnectionError) and (
+            guard.connection is None  # failed in the TCP or TLS handshake: no byte of the request written
+            or any(isinstance(e, (NewConnectionError, NameResolutionError)) for e in wrapped_errors(err))
         ):
             return self.settings.failure(FailureKind.NEVER_SENT, f"could not connect to {where}: {err}")
         if isinstance(err, requests.exceptions.Timeout):

@@ -115,7 +115,9 @@ class CallGuard:
 
 
 def register_connection(connection: Any) -> None:
-    """Called by a connection as it sends a request: it belongs to the current thread's call.
+    """Called by a connection as it starts writing a request: it belongs to the current thread's call.
+
+    Until then the call provably wrote nothing (a failure in the TCP or TLS handshake).
 
     :param connection: the urllib3 connection.
     """

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -102,6 +102,7 @@ class Sender25Hook(BaseHook):
         self._max_retries = max_retries
         self._retry_backoff = retry_backoff
         self._sleep: Callable[[float], None] = time.sleep
+        self._asleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     # -- connection -------------------------------------------------------------------------------
     @cached_property
@@ -286,6 +287,24 @@ class Sender25Hook(BaseHook):
         recipients = payload["to"] + payload["cc"] + payload["bcc"]
         return await self._acall(SEND_MESSAGE_PATH, payload, expect_send_result, send_to=recipients)
 
+    async def asend_raw(
+        self,
+        *,
+        mail_from: str,
+        rcpt_to: str | Iterable[str],
+        data: bytes | str | Message,
+        bounce: bool = False,
+    ) -> dict[str, Any]:
+        """Async :meth:`send_raw`.
+
+        :param mail_from: the envelope sender.
+        :param rcpt_to: envelope recipients (at least one).
+        :param data: the message as bytes, text or an ``email.message.Message``.
+        :param bounce: send as a bounce.
+        """
+        payload = build_send_raw_payload(mail_from=mail_from, rcpt_to=rcpt_to, data=data, bounce=bounce)
+        return await self._acall(SEND_RAW_PATH, payload, expect_send_result, send_to=payload["rcpt_to"])
+
     async def aget_message(
         self, message_id: int | str, expansions: Iterable[str] | bool = ("status", "details")
     ) -> dict[str, Any]:
@@ -340,7 +359,7 @@ class Sender25Hook(BaseHook):
             try:
                 return shape(self._interpret(await self._async_driver.send(request), path), path)
             except AttemptFailed as failed:
-                await asyncio.sleep(attempts.wait_after(failed))
+                await self._asleep(attempts.wait_after(failed))
 
     def _request(self, path: str, body: dict[str, Any]) -> HttpRequest:
         return HttpRequest(

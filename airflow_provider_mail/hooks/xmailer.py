@@ -12,7 +12,7 @@ import asyncio
 import smtplib
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -68,6 +68,7 @@ class _XmailerBaseHook(BaseHook):
         self.xmailer_conn_id = xmailer_conn_id
         self._max_retries = max_retries
         self._sleep: Callable[[float], None] = time.sleep
+        self._asleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     @cached_property
     def conn(self) -> Connection:
@@ -237,7 +238,7 @@ class XmailerReportHook(_XmailerBaseHook):
                         yield row
                 return
             except AttemptFailed as failed:
-                await asyncio.sleep(self._wait_after(attempts, failed, parser))
+                await self._asleep(self._wait_after(attempts, failed, parser))
 
     def _stream_rows(
         self, request: HttpRequest, strict: bool, on_parser: Callable[[ReportParser], None]
