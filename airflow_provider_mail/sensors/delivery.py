@@ -130,17 +130,21 @@ class _DeliverySensor(BaseSensorOperator):
             return verdict.xcom()
         remaining = max(1.0, self.timeout - (time.monotonic() - started))
         self.defer(
-            trigger=DeliveryTrigger(
-                service=self.service,
-                conn_id=self._conn_id(),
-                messages=self._trigger_messages(),
-                policy=asdict(self.policy),
-                poll_interval=self.poke_interval,
-                max_consecutive_errors=self.max_consecutive_errors,
-                **self._trigger_extra(),
-            ),
+            trigger=self.build_trigger(),
             method_name="execute_complete",
             timeout=timedelta(seconds=remaining),
+        )
+
+    def build_trigger(self) -> DeliveryTrigger:
+        """The trigger that carries on this sensor's wait (ids and connection id only, no secret)."""
+        return DeliveryTrigger(
+            service=self.service,
+            conn_id=self._conn_id(),
+            messages=self._trigger_messages(),
+            policy=asdict(self.policy),
+            poll_interval=self.poke_interval,
+            max_consecutive_errors=self.max_consecutive_errors,
+            **self._trigger_extra(),
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:

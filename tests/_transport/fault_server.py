@@ -17,6 +17,42 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_mail import exceptions as errors
+
+#: Short timeouts (the drip outlasts them) and backoffs that are recorded, not slept.
+FAST_EXTRAS = {"timeout": 0.6, "connect_timeout": 0.4, "retry_backoff": 0.001}
+NEVER, MAYBE, CONFIG = "never-sent", "maybe-sent", "configuration"
+
+#: fault -> (what it means, Sender25 error, xmailer report error)
+FAULTS = {
+    "refused": (NEVER, errors.Sender25TransportError, errors.XmailerTransportError),
+    "dns": (NEVER, errors.Sender25TransportError, errors.XmailerTransportError),
+    "tls_untrusted": (CONFIG, errors.Sender25ConfigurationError, errors.XmailerConfigurationError),
+    "reset_before": (NEVER, errors.Sender25TransportError, errors.XmailerTransportError),
+    "reset_after": (MAYBE, errors.Sender25TransportError, errors.XmailerTransportError),
+    "read_timeout": (MAYBE, errors.Sender25TransportError, errors.XmailerTransportError),
+    "drip": (MAYBE, errors.Sender25TransportError, errors.XmailerTransportError),
+    "429": (NEVER, errors.Sender25TransportError, errors.XmailerTransportError),
+    "503": (NEVER, errors.Sender25TransportError, errors.XmailerTransportError),
+    "500": (MAYBE, errors.Sender25UnexpectedResponse, errors.XmailerTransportError),
+    "502": (MAYBE, errors.Sender25TransportError, errors.XmailerTransportError),
+    "504": (MAYBE, errors.Sender25TransportError, errors.XmailerTransportError),
+    "html_200": (
+        MAYBE,
+        errors.Sender25UnexpectedResponse,
+        getattr(errors, "XmailerUnexpectedResponse", None),
+    ),
+    "truncated_json": (MAYBE, errors.Sender25UnexpectedResponse, None),
+    "json_not_object": (MAYBE, errors.Sender25UnexpectedResponse, None),
+    "unknown_status": (MAYBE, errors.Sender25UnexpectedResponse, None),
+    "301": (CONFIG, errors.Sender25RedirectError, errors.XmailerConfigurationError),
+    "308": (CONFIG, errors.Sender25RedirectError, errors.XmailerConfigurationError),
+    "404": (CONFIG, errors.Sender25ConfigurationError, errors.XmailerConfigurationError),
+    "short_content_length": (MAYBE, errors.Sender25TransportError, errors.XmailerTransportError),
+    "chunked_cut": (MAYBE, errors.Sender25TransportError, errors.XmailerTransportError),
+}
 
 #: Below the clients' read timeout, so only a bound on the whole call can stop the drip.
 DRIP_INTERVAL = 0.25
@@ -246,3 +282,25 @@ def free_port() -> int:
 def wait_briefly() -> None:
     """Let a reset reach the client before the next assertion (no timing is asserted)."""
     time.sleep(0.05)
+
+
+def define_connections(monkeypatch: Any, fault: str, port: int, extras: dict[str, Any]) -> None:
+    """Point ``matrix_sender25`` and ``matrix_xmailer`` at the fault server (or nowhere, for DNS).
+
+    :param monkeypatch: pytest's monkeypatch.
+    :param fault: the fault name.
+    :param port: the server's port.
+    :param extras: connection extras.
+    """
+    host, schema = ("nonexistent.invalid", "https") if fault == "dns" else ("127.0.0.1", "http")
+    if fault in ("tls_untrusted", "reset_before"):  # a TLS handshake proves nothing was written yet
+        schema = "https"
+    common = {"host": host, "port": port, "schema": schema, "extra": extras}
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MATRIX_SENDER25",
+        json.dumps({"conn_type": "sender25", "password": "K3Y-matrix", **common}),
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MATRIX_XMAILER",
+        json.dumps({"conn_type": "xmailer", "login": "user", "password": "P4ss-matrix", **common}),
+    )

@@ -8,7 +8,6 @@ tiny misbehaving server on loopback (:mod:`tests._transport.fault_server`), not 
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -18,40 +17,19 @@ from airflow_provider_mail import exceptions as errors
 from airflow_provider_mail.hooks.sender25 import Sender25Hook
 from airflow_provider_mail.hooks.xmailer import XmailerReportHook
 from airflow_provider_mail.testing.xmailer.tls import make_relay_certificate
-from tests._transport.fault_server import FaultServer, free_port
+from tests._transport.fault_server import (
+    CONFIG,
+    FAST_EXTRAS,
+    FAULTS,
+    NEVER,
+    FaultServer,
+    define_connections,
+    free_port,
+)
 
 MAX_RETRIES = 1
-EXTRAS = {"timeout": 0.6, "connect_timeout": 0.4, "max_retries": MAX_RETRIES, "retry_backoff": 0.001}
-NEVER, MAYBE, CONFIG = "never-sent", "maybe-sent", "configuration"
+EXTRAS = {**FAST_EXTRAS, "max_retries": MAX_RETRIES}
 
-#: fault -> (what it means, Sender25 error, xmailer report error)
-FAULTS = {
-    "refused": (NEVER, errors.Sender25TransportError, errors.XmailerTransportError),
-    "dns": (NEVER, errors.Sender25TransportError, errors.XmailerTransportError),
-    "tls_untrusted": (CONFIG, errors.Sender25ConfigurationError, errors.XmailerConfigurationError),
-    "reset_before": (NEVER, errors.Sender25TransportError, errors.XmailerTransportError),
-    "reset_after": (MAYBE, errors.Sender25TransportError, errors.XmailerTransportError),
-    "read_timeout": (MAYBE, errors.Sender25TransportError, errors.XmailerTransportError),
-    "drip": (MAYBE, errors.Sender25TransportError, errors.XmailerTransportError),
-    "429": (NEVER, errors.Sender25TransportError, errors.XmailerTransportError),
-    "503": (NEVER, errors.Sender25TransportError, errors.XmailerTransportError),
-    "500": (MAYBE, errors.Sender25UnexpectedResponse, errors.XmailerTransportError),
-    "502": (MAYBE, errors.Sender25TransportError, errors.XmailerTransportError),
-    "504": (MAYBE, errors.Sender25TransportError, errors.XmailerTransportError),
-    "html_200": (
-        MAYBE,
-        errors.Sender25UnexpectedResponse,
-        getattr(errors, "XmailerUnexpectedResponse", None),
-    ),
-    "truncated_json": (MAYBE, errors.Sender25UnexpectedResponse, None),
-    "json_not_object": (MAYBE, errors.Sender25UnexpectedResponse, None),
-    "unknown_status": (MAYBE, errors.Sender25UnexpectedResponse, None),
-    "301": (CONFIG, errors.Sender25RedirectError, errors.XmailerConfigurationError),
-    "308": (CONFIG, errors.Sender25RedirectError, errors.XmailerConfigurationError),
-    "404": (CONFIG, errors.Sender25ConfigurationError, errors.XmailerConfigurationError),
-    "short_content_length": (MAYBE, errors.Sender25TransportError, errors.XmailerTransportError),
-    "chunked_cut": (MAYBE, errors.Sender25TransportError, errors.XmailerTransportError),
-}
 SENDS = ("send/message", "send/raw")
 OPERATIONS = (*SENDS, "messages/message", "messages/deliveries", "xmailer/report")
 #: A report cut after rows were handed out cannot be retried (the rows are gone to the caller).
@@ -98,21 +76,6 @@ CELLS = [
 def untrusted_tls(tmp_path_factory):
     """A server certificate signed by a CA the client does not trust."""
     return make_relay_certificate(Path(tmp_path_factory.mktemp("tls")), "127.0.0.1").server_context()
-
-
-def define_connections(monkeypatch, fault: str, port: int) -> None:
-    host, schema = ("nonexistent.invalid", "https") if fault == "dns" else ("127.0.0.1", "http")
-    if fault in ("tls_untrusted", "reset_before"):  # a TLS handshake proves nothing was written yet
-        schema = "https"
-    common = {"host": host, "port": port, "schema": schema, "extra": EXTRAS}
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_MATRIX_SENDER25",
-        json.dumps({"conn_type": "sender25", "password": "K3Y-matrix", **common}),
-    )
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_MATRIX_XMAILER",
-        json.dumps({"conn_type": "xmailer", "login": "user", "password": "P4ss-matrix", **common}),
-    )
 
 
 def run_operation(operation: str, driver: str, waits: list[float]) -> None:
@@ -170,7 +133,7 @@ def test_fault_cell(monkeypatch, untrusted_tls, fault, operation, driver):
         else FaultServer(fault, tls_context=untrusted_tls if fault == "tls_untrusted" else None)
     )
     try:
-        define_connections(monkeypatch, fault, server.port if server else free_port())
+        define_connections(monkeypatch, fault, server.port if server else free_port(), EXTRAS)
         waits: list[float] = []
         with pytest.raises(errors.MailProviderError) as info:
             run_operation(operation, driver, waits)
@@ -190,7 +153,7 @@ def test_fault_cell(monkeypatch, untrusted_tls, fault, operation, driver):
 
 def test_retry_after_is_honoured_by_both_drivers(monkeypatch):
     with FaultServer("429") as server:
-        define_connections(monkeypatch, "429", server.port)
+        define_connections(monkeypatch, "429", server.port, EXTRAS)
         for driver in ("sync", "async"):
             waits: list[float] = []
             with pytest.raises(errors.Sender25TransportError):
