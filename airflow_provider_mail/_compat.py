@@ -23,13 +23,7 @@ AIRFLOW_V_3_0_PLUS = AIRFLOW_VERSION >= (3, 0, 0)
 AIRFLOW_V_3_1_PLUS = AIRFLOW_VERSION >= (3, 1, 0)
 AIRFLOW_V_3_2_PLUS = AIRFLOW_VERSION >= (3, 2, 0)
 
-if AIRFLOW_V_3_1_PLUS:
-    from airflow.sdk import BaseHook
-else:  # Airflow 2.11 and 3.0
-    from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
-
 if AIRFLOW_V_3_0_PLUS:
-    from airflow.sdk import BaseOperator
     from airflow.sdk.exceptions import (
         AirflowException,
         AirflowFailException,
@@ -45,11 +39,13 @@ else:
         AirflowSkipException,
         TaskDeferred,
     )
-    from airflow.models.baseoperator import BaseOperator  # type: ignore[no-redef,assignment]
 
-#: Names imported on first use (PEP 562): the decorators, object storage and sensor bases pull in
-#: dozens of modules that a hook never needs. ``name: (Airflow 3 module, Airflow 2 module)``.
+#: Names imported on first use (PEP 562): the hook and operator bases, decorators, object storage and
+#: sensor bases pull in hundreds of modules (the ORM models on 3.x) that the pure cores, the error tree
+#: and the emulators never need. ``name: (Airflow 3 module, Airflow 2 module)``.
 _LAZY = {
+    "BaseHook": ("airflow.sdk" if AIRFLOW_V_3_1_PLUS else "airflow.hooks.base", "airflow.hooks.base"),
+    "BaseOperator": ("airflow.sdk", "airflow.models.baseoperator"),
     "dag": ("airflow.sdk", "airflow.decorators"),
     "task": ("airflow.sdk", "airflow.decorators"),
     "DAG": ("airflow.sdk", "airflow.models.dag"),
@@ -62,6 +58,8 @@ _LAZY = {
 if TYPE_CHECKING:
     from airflow.sdk import (
         DAG,
+        BaseHook,
+        BaseOperator,
         BaseNotifier,
         BaseSensorOperator,
         ObjectStoragePath,
