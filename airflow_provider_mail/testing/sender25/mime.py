@@ -255,16 +255,6 @@ def header_map(raw: bytes) -> dict[str, list[str]]:
     return result
 
 
-def first_header(raw: bytes, name: str) -> str | None:
-    """Return the first decoded value of header ``name``, or ``None``.
-
-    :param raw: the message bytes.
-    :param name: the header name, any case.
-    """
-    wanted = name.lower()
-    return next((decoded(value) for key, value in _fields(raw) if key.lower() == wanted), None)
-
-
 def last_header(raw: bytes, name: str) -> str | None:
     """Return the last decoded value of header ``name``, or ``None`` (Postal's
     ``headers[name]&.last``).
