@@ -6,7 +6,9 @@ Example::
         --ready-file /tmp/sender25.url
 
 prints ``sender25 emulator listening on http://127.0.0.1:8025`` once it accepts connections and
-writes the URL to ``--ready-file`` (so a Makefile or CI step can wait for the file). Likewise::
+writes the URL to ``--ready-file`` (so a Makefile or CI step can wait for the file). Both
+subcommands take ``--latency S --latency-jitter S`` (round-trip latency) and ``--rate-limit RPS
+--rate-limit-burst N`` (HTTP 429 with ``Retry-After`` beyond it). Likewise::
 
     python -m airflow_provider_mail.testing xmailer --smtp-port 2525 --http-port 8026
 
@@ -74,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     sender25.add_argument(
         "--ready-file", type=Path, metavar="PATH", help="write the base URL here once listening"
     )
+    _add_network_arguments(sender25)
     _add_xmailer_parser(services)
     return parser
 
@@ -106,6 +109,36 @@ def _add_xmailer_parser(services: Any) -> None:
     xmailer.add_argument(
         "--ready-file", type=Path, metavar="PATH", help="write the report base URL here once listening"
     )
+    _add_network_arguments(xmailer)
+
+
+def _add_network_arguments(parser: argparse.ArgumentParser) -> None:
+    network = parser.add_argument_group(
+        "network conditions (HTTP endpoint; changeable via /_emulator/network)"
+    )
+    network.add_argument(
+        "--latency", type=float, default=0.0, metavar="S", help="seconds added to every answer"
+    )
+    network.add_argument(
+        "--latency-jitter", type=float, default=0.0, metavar="S", help="uniform spread (±) around --latency"
+    )
+    network.add_argument(
+        "--rate-limit",
+        type=float,
+        default=None,
+        metavar="RPS",
+        help="requests per second before HTTP 429 with Retry-After (default: no limit)",
+    )
+    network.add_argument("--rate-limit-burst", type=int, default=None, metavar="N", help="token bucket size")
+
+
+def _network_settings(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "latency": args.latency,
+        "latency_jitter": args.latency_jitter,
+        "rate_limit": args.rate_limit,
+        "rate_limit_burst": args.rate_limit_burst,
+    }
 
 
 def run_sender25(args: argparse.Namespace, stop: threading.Event) -> int:
@@ -127,6 +160,7 @@ def run_sender25(args: argparse.Namespace, stop: threading.Event) -> int:
         delivery_delay=args.delivery_delay,
         retry_interval=args.retry_interval,
         bounce_delay=args.bounce_delay,
+        **_network_settings(args),
     )
     return _serve(
         emulator, args.ready_file, stop, lambda: [f"sender25 emulator listening on {emulator.base_url}"]
@@ -155,6 +189,7 @@ def run_xmailer(args: argparse.Namespace, stop: threading.Event) -> int:
         visibility_lag=args.visibility_lag,
         delivery_delay=args.delivery_delay,
         softfail_retry=args.softfail_retry,
+        **_network_settings(args),
     )
     return _serve(
         emulator,

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from ._clock import EmulatorClock
 from ._faults import Fault
+from ._network import NetworkSettings
 from ._server import EmulatorServer, RequestRecord
 
 _E = TypeVar("_E", bound="EmulatorBase")
@@ -49,6 +50,24 @@ class EmulatorBase:
             ``details`` (INVALID_JSON).
         """
         self._http.inject(fault, count, **options)
+
+    def set_network(self, **changes: float | int | None) -> NetworkSettings:
+        """Change the standing latency and rate limit of the HTTP endpoint while it runs.
+
+        Example: ``emu.set_network(latency=0.05, latency_jitter=0.01, rate_limit=20)``;
+        ``rate_limit=None`` turns the limit off. Admin requests are never delayed or limited.
+
+        :param changes: any of ``latency`` and ``latency_jitter`` (seconds), ``rate_limit``
+            (requests per second) and ``rate_limit_burst`` (bucket size).
+        :returns: the settings now in force.
+        :raises ValueError: for an unknown setting or a bad value.
+        """
+        return self._http.network.configure(dict(changes))
+
+    @property
+    def network(self) -> NetworkSettings:
+        """The latency and rate limit in force (see :meth:`set_network`)."""
+        return self._http.network.settings
 
     @property
     def requests(self) -> list[RequestRecord]:

@@ -7,6 +7,8 @@ report endpoint) gets the same behaviour for free:
   which is sent chunked (:mod:`._transport`); any method is passed on;
 * a request log (:class:`RequestRecord`), thread-safe, JSON-able;
 * fault injection (:mod:`._faults`) applied in front of or behind the application;
+* standing network conditions (:mod:`._network`): latency per request and a token-bucket rate
+  limit answering 429 with ``Retry-After``;
 * an admin interface under ``/_emulator/`` that is never logged, charged or faulted, so tests
   and demos can drive an emulator that runs in another process.
 
@@ -29,6 +31,8 @@ from typing import Any, Protocol
 from ._clock import EmulatorClock
 from ._faults import DEFAULT_SLOW_DELAY, Fault, FaultPlan, FaultQueue, degraded_response, front_response
 from ._http import AppOutcome, HttpRequest, HttpResponse
+from ._network import NetworkConditions, NetworkSettings
+from ._pages import nginx_page
 from ._transport import query_keys, read_body, reset_connection, split_target, write_response
 
 log = logging.getLogger(__name__)
@@ -80,6 +84,11 @@ class RequestRecord:
     :param timestamp: emulator-clock time the request arrived.
     :param query_keys: names of the parameters sent in the URL's query string, in order, never
         their values (so a test can tell that a secret travelled in the body, not the URL).
+    :param latency: seconds the injected latency held this request back.
+    :param rate_limited: the rate limit refused the request (HTTP 429, app not reached).
+    :param answered: emulator-clock time the answer was ready to go out (after any latency or
+        SLOW delay), ``None`` when the connection was reset instead; with :attr:`timestamp` it
+        tells which requests were in flight at the same time.
     """
 
     method: str
@@ -95,6 +104,9 @@ class RequestRecord:
     stored_message_ids: list[int]
     timestamp: float
     query_keys: list[str] = field(default_factory=list)
+    latency: float = 0.0
+    rate_limited: bool = False
+    answered: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Return the record as a JSON-compatible dict."""
@@ -108,14 +120,24 @@ class EmulatorServer:
     :param clock: the emulator clock (request timestamps; ``/_emulator/advance``).
     :param host: interface to bind; keep it on loopback.
     :param port: TCP port, ``0`` to let the OS pick a free one.
+    :param network: the initial latency and rate limit (default: none).
     """
 
-    def __init__(self, app: Application, clock: EmulatorClock, *, host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self,
+        app: Application,
+        clock: EmulatorClock,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        network: NetworkSettings | None = None,
+    ):
         self.app = app
         self.clock = clock
         self.host = host
         self.port = port
         self.faults = FaultQueue()
+        self.network = NetworkConditions(network)
         self._log: list[RequestRecord] = []
         self._log_lock = threading.Lock()
         self._httpd: _ThreadingServer | None = None
@@ -203,10 +225,12 @@ class EmulatorServer:
             return list(self._log)
 
     def reset(self) -> None:
-        """Clear the request log, queued faults, clock offset and the application's state."""
+        """Clear the request log, queued faults, clock offset and the application's state;
+        refill the rate-limit bucket (the network settings stay)."""
         with self._log_lock:
             self._log.clear()
         self.faults.clear()
+        self.network.refill()
         self.clock.reset()
         self.app.reset()
 
@@ -227,15 +251,32 @@ class EmulatorServer:
             return
 
         arrived = self.clock.now()
-        plan = self.faults.take()
-        base = {
+        # Latency first, on this connection's own thread: other connections keep being served.
+        delay = self.network.delay()
+        if delay:
+            self._stopping.wait(delay)
+        base: dict[str, Any] = {
             "method": handler.command,
             "path": path,
             "content_type": handler.headers.get("Content-Type"),
-            "fault": plan.fault.name if plan else None,
+            "fault": None,
             "timestamp": arrived,
             "query_keys": query_keys(query),
+            "latency": round(delay, 6),
         }
+        retry_after = self.network.admit(self.clock.now())
+        if retry_after is not None:
+            # The front proxy refuses it: no fault is consumed, the app never sees it.
+            request = self._read_request(handler, path, query)
+            if request is None:
+                return
+            response = nginx_page(429, extra_headers=(("Retry-After", str(retry_after)),))
+            base["rate_limited"] = True
+            self._record(_record(base, reached_app=False, http_status=429, answered=self.clock.now()))
+            write_response(handler, response, head_only)
+            return
+        plan = self.faults.take()
+        base["fault"] = plan.fault.name if plan else None
         if plan is not None and plan.fault is Fault.RESET_BEFORE_BODY:
             self._record(_record(base, reached_app=False, http_status=None))
             reset_connection(handler)
@@ -245,7 +286,9 @@ class EmulatorServer:
             return
         if plan is not None and not plan.fault.reaches_app:
             response = front_response(plan, request)
-            self._record(_record(base, reached_app=False, http_status=response.status))
+            self._record(
+                _record(base, reached_app=False, http_status=response.status, answered=self.clock.now())
+            )
             write_response(handler, response, head_only)
             return
 
@@ -258,12 +301,23 @@ class EmulatorServer:
         intact = plan is None or plan.fault is Fault.SLOW
         if not intact and plan is not None:
             response = degraded_response(plan, response)
-        self._record(
-            _record(base, outcome=outcome, reached_app=True, http_status=response.status, envelope=intact)
+        slow = (
+            float(plan.options.get("delay", DEFAULT_SLOW_DELAY)) if plan and plan.fault is Fault.SLOW else 0.0
         )
-        if plan is not None and plan.fault is Fault.SLOW:
+        # Logged before the SLOW wait, so a client that timed out already finds its request.
+        self._record(
+            _record(
+                base,
+                outcome=outcome,
+                reached_app=True,
+                http_status=response.status,
+                envelope=intact,
+                answered=self.clock.now() + slow,
+            )
+        )
+        if slow:
             # The app has finished (its effects are visible); only the answer is late.
-            self._stopping.wait(float(plan.options.get("delay", DEFAULT_SLOW_DELAY)))
+            self._stopping.wait(slow)
         write_response(handler, response, head_only)
 
     def _run_app(self, request: HttpRequest) -> AppOutcome:
@@ -308,6 +362,7 @@ class EmulatorServer:
         if endpoint == ("GET", "health"):
             facts = {"status": "ok", "base_url": self.base_url, "now": self.clock.now()}
             facts["clock_offset"] = self.clock.offset
+            facts["network"] = self.network.settings.as_dict()
             return HttpResponse.json(200, {**facts, **self.app.describe()})
         if endpoint == ("GET", "requests"):
             return HttpResponse.json(200, [record.as_dict() for record in self.requests()])
@@ -332,6 +387,10 @@ class EmulatorServer:
             return HttpResponse.json(
                 200, {"now": self.clock.advance(seconds), "clock_offset": self.clock.offset}
             )
+        if endpoint == ("GET", "network"):
+            return HttpResponse.json(200, self.network.settings.as_dict())
+        if endpoint == ("POST", "network"):
+            return HttpResponse.json(200, self.network.configure(admin_json(request)).as_dict())
         if endpoint == ("POST", "reset"):
             self.reset()
             return HttpResponse.json(200, {"status": "ok"})
@@ -359,6 +418,7 @@ def _record(
     http_status: int | None,
     outcome: AppOutcome | None = None,
     envelope: bool = True,
+    answered: float | None = None,
 ) -> RequestRecord:
     delivered = outcome is not None and envelope
     return RequestRecord(
@@ -369,6 +429,7 @@ def _record(
         api_status=outcome.api_status if delivered and outcome else None,
         error_code=outcome.error_code if delivered and outcome else None,
         stored_message_ids=list(outcome.stored_message_ids) if outcome else [],
+        answered=answered,
         **base,
     )
 
@@ -408,6 +469,10 @@ class _ThreadingServer(ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False
+    # socketserver's default backlog of 5 drops SYNs when many clients connect at once, and a
+    # dropped SYN costs the client a 1 s retransmit: a burst of concurrent requests (latency
+    # tests, parallel Airflow tasks) must all be accepted right away.
+    request_queue_size = 128
     timeout = 1.0  # handle_request() gives up if a ready connection vanished before accept()
 
     def __init__(self, address: tuple[str, int], owner: EmulatorServer):

@@ -7,14 +7,44 @@
 * ``xmailer_emulator`` — a started :class:`~airflow_provider_mail.testing.XmailerEmulator` with
   default settings (STARTTLS relay, text report), stopped after the test;
 * ``xmailer_airflow_conn`` — the same, with ``AIRFLOW_CONN_XMAILER_DEFAULT`` pointing at it.
+
+Mark a test to build its emulator with other settings; the marker's keyword arguments go to the
+emulator's constructor, e.g. round-trip latency and a rate limit::
+
+    @pytest.mark.sender25_emulator(latency=0.05, latency_jitter=0.01, rate_limit=20)
+    def test_under_load(sender25_emulator): ...
+
+    @pytest.mark.xmailer_emulator(latency=0.05, report_format="json")
+    def test_report(xmailer_emulator): ...
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+_MARKERS = {
+    "sender25_emulator": "sender25_emulator(**settings): Sender25Emulator settings for the fixture",
+    "xmailer_emulator": "xmailer_emulator(**settings): XmailerEmulator settings for the fixture",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the markers that configure the fixtures."""
+    for line in _MARKERS.values():
+        config.addinivalue_line("markers", line)
+
+
+def _settings(request: pytest.FixtureRequest, marker: str) -> dict[str, Any]:
+    found = request.node.get_closest_marker(marker)
+    if found is None:
+        return {}
+    if found.args:
+        raise TypeError(f"@pytest.mark.{marker} takes keyword arguments only")
+    return dict(found.kwargs)
+
 
 if TYPE_CHECKING:
     from airflow_provider_mail.testing.sender25 import Sender25Emulator
@@ -22,13 +52,14 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture
-def sender25_emulator() -> Iterator[Sender25Emulator]:
+def sender25_emulator(request: pytest.FixtureRequest) -> Iterator[Sender25Emulator]:
     """A running Sender25 emulator (``rails`` flavour, API key ``test-api-key``, From domain
-    ``example.com``), stopped when the test ends."""
+    ``example.com``; ``@pytest.mark.sender25_emulator(...)`` overrides), stopped when the test
+    ends."""
     # Imported here so that merely loading the plugin stays free for sessions that never use it.
     from airflow_provider_mail.testing.sender25 import Sender25Emulator
 
-    emulator = Sender25Emulator()
+    emulator = Sender25Emulator(**_settings(request, "sender25_emulator"))
     emulator.start()
     try:
         yield emulator
@@ -46,12 +77,13 @@ def sender25_airflow_conn(
 
 
 @pytest.fixture
-def xmailer_emulator() -> Iterator[XmailerEmulator]:
+def xmailer_emulator(request: pytest.FixtureRequest) -> Iterator[XmailerEmulator]:
     """A running xmailer emulator: STARTTLS relay with user ``relay@example.com`` / password
-    ``smtp-secret``, text report at ``/http/report.php``; stopped when the test ends."""
+    ``smtp-secret``, text report at ``/http/report.php`` (``@pytest.mark.xmailer_emulator(...)``
+    overrides); stopped when the test ends."""
     from airflow_provider_mail.testing.xmailer import XmailerEmulator
 
-    emulator = XmailerEmulator()
+    emulator = XmailerEmulator(**_settings(request, "xmailer_emulator"))
     emulator.start()
     try:
         yield emulator

@@ -24,6 +24,7 @@ from typing import Any
 
 from airflow_provider_mail.testing._clock import EmulatorClock
 from airflow_provider_mail.testing._emulator import EmulatorBase
+from airflow_provider_mail.testing._network import NetworkSettings
 from airflow_provider_mail.testing._server import EmulatorServer, RequestRecord
 
 from .app import ROUTES, Sender25Service
@@ -50,6 +51,11 @@ class Sender25Emulator(EmulatorBase):
     :param bounce_delay: emulator seconds from Sent until a ``+bounce`` message is Bounced.
     :param hold_expiry_delay: emulator seconds a Held message waits before HoldCancelled.
     :param softfail_attempts: SoftFail attempts of a ``+softfail`` recipient before Sent.
+    :param latency: seconds every API answer is held back (round-trip latency).
+    :param latency_jitter: uniform spread (±) around ``latency``.
+    :param rate_limit: requests per second a front proxy lets through (token bucket); beyond
+        it, HTTP 429 with ``Retry-After``. ``None`` = no limit.
+    :param rate_limit_burst: the bucket size (default ``max(1, floor(rate_limit))``).
     """
 
     def __init__(
@@ -68,6 +74,10 @@ class Sender25Emulator(EmulatorBase):
         bounce_delay: float = 1.0,
         hold_expiry_delay: float = POSTAL_HOLD_EXPIRY_SECONDS,
         softfail_attempts: int = 2,
+        latency: float = 0.0,
+        latency_jitter: float = 0.0,
+        rate_limit: float | None = None,
+        rate_limit_burst: int | None = None,
     ):
         self._clock = EmulatorClock()
         timing = LifecycleTiming(
@@ -83,7 +93,10 @@ class Sender25Emulator(EmulatorBase):
         }
         self._backend.add_server(MailServer("main", api_key, **self._server_defaults))
         self._backend.default_api_key = api_key
-        self._http = EmulatorServer(Sender25Service(self._backend), self._clock, host=host, port=port)
+        network = NetworkSettings(latency, latency_jitter, rate_limit, rate_limit_burst)
+        self._http = EmulatorServer(
+            Sender25Service(self._backend), self._clock, host=host, port=port, network=network
+        )
 
     # -- configuration ---------------------------------------------------------------------
 

@@ -141,13 +141,18 @@ def plan_attempts(
     return [PlannedAttempt(first, "Sent")]
 
 
-def make_row(row_id: int, attempt: PlannedAttempt, rcpt_to: str, token: str) -> DeliveryRow:
+def make_row(
+    row_id: int, attempt: PlannedAttempt, rcpt_to: str, *, bounce_id: int | None = None
+) -> DeliveryRow:
     """Dress a planned attempt as a delivery row with plausible details/output.
+
+    Columns a status path does not set stay NULL (``log_id``, ``time``, ``output``) or take
+    the column default (``sent_with_ssl`` false), as in Postal's ``deliveries`` table.
 
     :param row_id: the server-wide delivery id.
     :param attempt: the attempt being recorded.
     :param rcpt_to: the message's recipient (named in details and outputs).
-    :param token: the message token (what a bounce is matched on).
+    :param bounce_id: for a Bounced row, the id of the bounce message that arrived.
     """
     address = rcpt_to.rsplit("<", 1)[-1].split(">", 1)[0].strip()
     domain = address.rsplit("@", 1)[-1] if "@" in address else "example.invalid"
@@ -159,18 +164,23 @@ def make_row(row_id: int, attempt: PlannedAttempt, rcpt_to: str, token: str) -> 
         duration = round(random.uniform(0.05, 0.95), 2)
         return DeliveryRow(row_id, status, details, output, True, _log_id(), duration, timestamp)
     if status == "Error":
+        # MessageDequeuer::Base#handle_exception (app/lib/message_dequeuer/base.rb): details and
+        # "<exception class>: <message>" only — no log_id, time or SSL flag.
         details = (
             "An internal error occurred while sending this message. "
             "This message will be retried automatically."
         )
         output = "Errno::ECONNRESET: Connection reset by peer"
-        return DeliveryRow(row_id, status, details, output, False, _log_id(), None, timestamp)
+        return DeliveryRow(row_id, status, details, output, False, None, None, timestamp)
     if status == "Held":
+        # OutgoingMessageProcessor#hold_if_credential_is_set_to_hold
         details = "Credential is configured to hold all messages authenticated by it."
     elif status == "HoldCancelled":
-        details = "The hold on this message expired, so it will not be sent."
-    else:  # Bounced
-        details = f"We've received a bounce message for this e-mail (matched on X-Postal-MsgID {token})."
+        # Message#cancel_hold (lib/postal/message_db/message.rb), which the
+        # ExpireHeldMessagesScheduledTask calls once hold_expiry has passed.
+        details = "The hold on this message has been removed without action."
+    else:  # Bounced: Message#bounce! (lib/postal/message_db/message.rb)
+        details = f"We've received a bounce message for this e-mail. See <msg:{bounce_id}> for details."
     return DeliveryRow(row_id, status, details, None, False, None, None, timestamp)
 
 

@@ -98,7 +98,7 @@ def _details(record: MessageRecord) -> dict[str, Any]:
         "message_id": record.message_id,
         "timestamp": record.timestamp,
         "direction": record.scope,
-        "size": str(len(record.raw)),  # a varchar column: the wire carries a string
+        "size": str(record.size),  # a varchar column: the wire carries a string
         "bounce": record.bounce,
         "bounce_for_id": 0,
         "tag": record.tag,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import uuid
 from datetime import datetime, timezone
 from email.utils import format_datetime
@@ -21,10 +22,10 @@ from .mime import (
     Attachment,
     addresses_in,
     build_body,
-    first_header,
     header_line,
+    in_mail_order,
     lenient_b64decode,
-    message_id_of,
+    message_attributes,
 )
 from .params import (
     ParameterError,
@@ -34,7 +35,7 @@ from .params import (
     ruby_class,
     truthy,
 )
-from .store import ActionContext, MailServer, new_token, strip_name
+from .store import ActionContext, MailServer, strip_name
 from .wire import ApiError
 
 ERROR_MESSAGES = {
@@ -67,8 +68,7 @@ SEND_RAW_SPEC = (
     ("data", "String", True),
     ("bounce", "boolean", False),
 )
-# Headers the prototype (re)sets from parameters, and the MIME structure it builds itself.
-_PARAM_HEADERS = frozenset({"to", "cc", "from", "sender", "subject", "reply-to", "message-id"})
+# The MIME structure the prototype builds itself (a custom one would break it).
 _STRUCTURE_HEADERS = frozenset({"content-type", "content-transfer-encoding", "mime-version"})
 _HEADER_NAME = re.compile(r"[!-9;-~]+")
 
@@ -95,25 +95,26 @@ def send_message(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:
     if error is not None:
         raise ApiError(error, ERROR_MESSAGES[error])
 
-    tag = values["tag"] if not blank(values["tag"]) else _custom_header(custom_headers, "X-Postal-Tag")
     message_id = f"{uuid.uuid4()}@{ctx.backend.return_path_domain}"
+    ctx.backend.refresh(ctx.server)  # deliveries due before this insert take their ids first
     now = ctx.backend.clock.now()
-    shared = _compose(ctx, values, recipients, attachments, custom_headers, message_id, now)
+    raw = _compose(ctx, values, recipients, attachments, custom_headers, message_id, now)
+    subject, stored_message_id = message_attributes(raw)
     mail_from = strip_name(values["from"])
     messages: dict[str, dict[str, Any]] = {}
     for entry in recipients["to"] + recipients["cc"] + recipients["bcc"]:
         address = strip_name(entry)
-        token = new_token()
+        # The tag column holds the parameter as given; X-Postal-Tag and X-Postal-MsgID only
+        # take effect when the message is first processed (see store.MessageRecord.process).
         record = ctx.server.create_message(
             rcpt_to=address,
             mail_from=mail_from,
-            raw=header_line("X-Postal-MsgID", token) + shared,
+            raw=raw,
             timestamp=now,
-            tag=tag,
+            tag=values["tag"],
             bounce=truthy(values["bounce"]),
-            message_id=message_id,
-            subject=values["subject"],
-            token=token,
+            message_id=stored_message_id,
+            subject=subject,
         )
         ctx.stored_ids.append(record.id)
         messages[address] = {"id": record.id, "token": record.token}
@@ -157,19 +158,27 @@ def _recipients(value: list[Any] | None) -> list[str]:
 
 
 def _attachments(entries: list[Any]) -> list[tuple[Any, Attachment]]:
-    """Decode attachment entries; returns (name as given, attachment) pairs."""
+    """Decode attachment entries; returns (name as given, attachment) pairs.
+
+    Postal's ``OutgoingMessagePrototype#attachments`` (``app/models/outgoing_message_prototype.rb``)
+    decodes ``data`` only when it is present: null or missing data stays nil, which ``validate``
+    reports as ``AttachmentMissingData`` (``AttachmentMissingName`` first when the name is blank
+    too) — never a crash. Data of another JSON type does crash (``Base64.decode64(5)``).
+    """
     decoded = []
     for entry in entries:
         if not isinstance(entry, dict):
             continue
         name, content_type, data = entry.get("name"), entry.get("content_type"), entry.get("data")
-        if not isinstance(data, str):  # Base64.decode64(nil / 5) raises
+        if data is not None and not isinstance(data, str):  # Base64.decode64(5 / [] / true) raises
             raise ServiceCrash(f"undefined method `unpack1' for {ruby_class(data)} (attachment data)")
         for label, value in (("name", name), ("content_type", content_type)):
             if value is not None and not isinstance(value, str):
                 raise ServiceCrash(f"attachment {label} is a {ruby_class(value)}")
+        # `content_type || "application/octet-stream"`: a given type is kept with its parameters.
         kind = "application/octet-stream" if content_type is None else content_type
-        decoded.append((name, Attachment(name or "", kind, lenient_b64decode(data))))
+        payload = b"" if data is None else lenient_b64decode(data)
+        decoded.append((name, Attachment(name or "", kind, payload)))
     return decoded
 
 
@@ -219,40 +228,47 @@ def _compose(
     message_id: str,
     now: float,
 ) -> bytes:
-    """Build the RFC 822 message shared by all recipients (without X-Postal-MsgID)."""
-    custom = [(str(name), _ruby_to_s(value)) for name, value in custom_headers.items()]
-    custom_names = {name.lower() for name, _ in custom}
-    date = format_datetime(datetime.fromtimestamp(now, timezone.utc))
-    lines = [
-        header_line(
-            "Received", f"from api ({ctx.client_ip} [{ctx.client_ip}]) by {RECEIVED_BY} with HTTP; {date}"
-        )
-    ]
-    if "date" not in custom_names:
-        lines.append(header_line("Date", date))
-    for header, value in (
-        ("From", values["from"]),
-        ("Sender", values["sender"]),
-        ("Reply-To", values["reply_to"]),
-    ):
-        if not blank(value):
-            lines.append(header_line(header, value, address=True))
-    if recipients["to"]:
-        lines.append(header_line("To", ", ".join(recipients["to"]), address=True))
-    if recipients["cc"]:
-        lines.append(header_line("Cc", ", ".join(recipients["cc"]), address=True))
-    lines.append(header_line("Message-ID", f"<{message_id}>"))
-    if values["subject"] is not None:
-        lines.append(header_line("Subject", values["subject"]))
-    for name, value in custom:
-        lowered = name.lower()
-        if lowered in _PARAM_HEADERS or lowered in _STRUCTURE_HEADERS or not _HEADER_NAME.fullmatch(name):
+    """Build the RFC 822 message shared by all recipients, as Postal's Mail gem does.
+
+    ``OutgoingMessagePrototype#raw_message`` (``app/models/outgoing_message_prototype.rb``) sets
+    the custom headers first, then assigns To/Cc (only when given), From, Sender, Subject,
+    Reply-To (always: a nil parameter deletes a custom header of that name), the MIME parts,
+    Received and Message-ID. Mail renders known fields in its fixed order and custom ones last.
+    X-Postal-MsgID is not part of it: it is added when the message is first processed.
+    """
+    # Fields a parameter always (re)assigns, and the MIME structure Mail builds itself.
+    replaced = {"from", "sender", "subject", "reply-to", "message-id"} | _STRUCTURE_HEADERS
+    replaced |= {name for name in ("to", "cc") if recipients[name]}
+    fields: list[tuple[str, bytes]] = []
+    for key, value in custom_headers.items():
+        name = str(key).replace("_", "-")  # Mail dasherizes header names
+        if name.lower() in replaced or not _HEADER_NAME.fullmatch(name):
             continue
-        lines.append(header_line(name, value))
+        fields.append((name, header_line(name, _ruby_to_s(value))))
+    date = format_datetime(datetime.fromtimestamp(now, timezone.utc))
+    received = f"from api ({ctx.client_ip} [{ctx.client_ip}]) by {RECEIVED_BY} with HTTP; {date}"
+    fields.append(("Received", header_line("Received", received)))
+    if not any(name.lower() == "date" for name, _ in fields):
+        fields.append(("Date", header_line("Date", date)))  # Mail adds Date unless there is one
+    for name, key in (("From", "from"), ("Sender", "sender"), ("Reply-To", "reply_to")):
+        if values[key] is not None:
+            fields.append((name, header_line(name, values[key], address=True)))
+    if recipients["to"]:
+        fields.append(("To", header_line("To", ", ".join(recipients["to"]), address=True)))
+    if recipients["cc"]:
+        fields.append(("Cc", header_line("Cc", ", ".join(recipients["cc"]), address=True)))
+    fields.append(("Message-ID", header_line("Message-ID", f"<{message_id}>")))
+    if values["subject"] is not None:
+        fields.append(("Subject", header_line("Subject", values["subject"])))
     plain = None if blank(values["plain_body"]) else values["plain_body"]
     html = None if blank(values["html_body"]) else values["html_body"]
-    body = build_body(plain, html, [attachment for _, attachment in attachments])
-    return b"".join(lines) + body
+    mime_fields, body = build_body(plain, html, [attachment for _, attachment in attachments], _mime_boundary)
+    return in_mail_order(fields + mime_fields) + CRLF + body
+
+
+def _mime_boundary() -> str:
+    # The Mail gem's boundary style: "--==_mimepart_" and a random tag.
+    return f"--==_mimepart_{secrets.token_hex(8)}_{secrets.token_hex(4)}"
 
 
 def _ruby_to_s(value: Any) -> str:
@@ -263,13 +279,6 @@ def _ruby_to_s(value: Any) -> str:
     if isinstance(value, (list, dict)):
         return json.dumps(value, ensure_ascii=False)
     return str(value)
-
-
-def _custom_header(headers: dict[str, Any], name: str) -> str | None:
-    for key, value in headers.items():
-        if str(key).lower() == name.lower() and not blank(value):
-            return _ruby_to_s(value)
-    return None
 
 
 # -- send/raw ---------------------------------------------------------------------------------
@@ -311,8 +320,8 @@ def send_raw(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:
         message = ERROR_MESSAGES["UnauthenticatedFromAddress"] if ctx.moonrope else None
         raise ApiError("UnauthenticatedFromAddress", message)
 
-    message_id = message_id_of(header_block)
-    subject = first_header(header_block, "Subject")
+    subject, message_id = message_attributes(raw)
+    ctx.backend.refresh(ctx.server)  # deliveries due before this insert take their ids first
     now = ctx.backend.clock.now()
     messages: dict[str, dict[str, Any]] = {}
     for recipient in dict.fromkeys(rcpt_to):  # exact-string de-duplication, order kept

@@ -28,20 +28,26 @@ from .lifecycle import (
     plan_attempts,
     script_for,
 )
-from .mime import attachments_of, body_text, parse_message
+from .mime import attachments_of, body_text, header_map, parse_message
 from .wire import MOONROPE, check_flavour
 
 _TOKEN_ALPHABET = string.ascii_letters + string.digits
 _NAME_PREFIX = re.compile(r".*<")
 _NAME_SUFFIX = re.compile(r">.*")
+_COMMENT = re.compile(r"\(.+?\)")
+_HAS_MSGID = re.compile(rb"^X-Postal-MsgID:", re.IGNORECASE | re.MULTILINE)
+# Statuses the message dequeuer records while processing a message (the others — Bounced,
+# HoldCancelled — are recorded from outside, without processing it).
+_PROCESSING = frozenset({"Sent", "SoftFail", "HardFail", "Error", "Held"})
 
 
 def strip_name(address: str) -> str:
-    """Postal's ``strip_name_from_address``: ``"Ana <ana@x.org>"`` → ``"ana@x.org"``.
+    """Postal's ``strip_name_from_address`` (``lib/postal/helpers.rb``): drop a display name and
+    any comment — ``"Ana <ana@x.org>"`` and ``"ana@x.org (Ana)"`` both give ``"ana@x.org"``.
 
-    :param address: an address, optionally with a display name.
+    :param address: an address, optionally with a display name or comment.
     """
-    return _NAME_SUFFIX.sub("", _NAME_PREFIX.sub("", address)).strip()
+    return _COMMENT.sub("", _NAME_SUFFIX.sub("", _NAME_PREFIX.sub("", address))).strip()
 
 
 @dataclass
@@ -59,10 +65,32 @@ class MessageRecord:
     message_id: str | None
     subject: str | None
     script: str
+    size: int = 0
     scope: str = "outgoing"
     received_with_ssl: bool = True
     released_at: float | None = None
     deliveries: list[DeliveryRow] = field(default_factory=list)
+
+    def process(self, status: str) -> None:
+        """What Postal's outgoing processor does to the message before it records ``status``.
+
+        ``MessageDequeuer::OutgoingMessageProcessor`` (``app/lib/message_dequeuer/
+        outgoing_message_processor.rb``): ``add_tag`` sets a still-nil tag from the last
+        ``X-Postal-Tag`` header, before a credential hold; ``add_outgoing_headers`` (after the
+        holds, so a Held message waits for its release) prepends ``X-Postal-MsgID: <token>``
+        unless the headers have one (``Message#add_outgoing_headers``). The emulator signs
+        nothing, so no ``DKIM-Signature`` is added.
+
+        :param status: the status about to be recorded.
+        """
+        if status not in _PROCESSING:
+            return
+        if self.tag is None:
+            tags = header_map(self.raw.split(b"\r\n\r\n", 1)[0]).get("x-postal-tag")
+            if tags:
+                self.tag = tags[-1]
+        if status != "Held" and not _HAS_MSGID.search(self.raw.split(b"\r\n\r\n", 1)[0]):
+            self.raw = f"X-Postal-MsgID: {self.token}\r\n".encode() + self.raw
 
     def plan(self, timing: LifecycleTiming) -> list[PlannedAttempt]:
         """Every delivery row this message will get, given what happened so far."""
@@ -172,6 +200,7 @@ class MailServer:
             message_id=message_id,
             subject=subject,
             script=script_for(rcpt_to),
+            size=len(raw),  # the size column is set once, at insert
         )
         self.messages[record.id] = record
         self._unscheduled.append(record.id)
@@ -203,8 +232,15 @@ class MailServer:
             done = len(record.deliveries)
             if done >= len(plan) or plan[done].timestamp != timestamp:
                 continue  # a stale entry: the plan changed and was pushed again
+            bounce_id = None
+            if plan[done].status == "Bounced":
+                # The bounce arrived as an incoming message of this server and took the next id;
+                # the emulator keeps only its id, not the message.
+                bounce_id = self._next_id
+                self._next_id += 1
+            record.process(plan[done].status)
             record.deliveries.append(
-                make_row(self._next_delivery_id, plan[done], record.rcpt_to, record.token)
+                make_row(self._next_delivery_id, plan[done], record.rcpt_to, bounce_id=bounce_id)
             )
             self._next_delivery_id += 1
             self._push_next(record, timing)

@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 from airflow_provider_mail.testing._clock import EmulatorClock
 from airflow_provider_mail.testing._emulator import EmulatorBase
+from airflow_provider_mail.testing._network import NetworkSettings
 from airflow_provider_mail.testing._server import EmulatorServer
 
 from .ids import QueueIdFactory
@@ -66,6 +67,12 @@ class XmailerEmulator(EmulatorBase):
     :param queue_id_style: ``exim``, ``exim497``, ``postfix`` or ``none`` (see
         :mod:`.xmailer_ids`).
     :param timezone: the report's time zone.
+    :param latency: seconds every report answer, and every end-of-DATA reply of the relay, is
+        held back (round-trip latency).
+    :param latency_jitter: uniform spread (±) around ``latency``.
+    :param rate_limit: report requests per second the front proxy lets through (token bucket);
+        beyond it, HTTP 429 with ``Retry-After``. ``None`` = no limit. The relay is not limited.
+    :param rate_limit_burst: the bucket size (default ``max(1, floor(rate_limit))``).
 
     The request log (:attr:`requests`) holds report requests only: ``params`` keeps every name
     but shows ``***`` for a non-empty ``senha_smtp`` / ``token_auth``; ``api_key_valid`` is the
@@ -91,6 +98,10 @@ class XmailerEmulator(EmulatorBase):
         softfail_retry: float = 2.0,
         queue_id_style: str = "exim",
         timezone: str = "America/Sao_Paulo",
+        latency: float = 0.0,
+        latency_jitter: float = 0.0,
+        rate_limit: float | None = None,
+        rate_limit_burst: int | None = None,
     ):
         self._clock = EmulatorClock()
         self._backend = XmailerBackend(
@@ -113,12 +124,16 @@ class XmailerEmulator(EmulatorBase):
         self._smtp_tls = check_smtp_tls(smtp_tls)
         self._certificate_dir: tempfile.TemporaryDirectory[str] | None = None
         self._certificate: RelayCertificate | None = None
-        self._relay_handler = RelayHandler(self._backend, self._smtp_faults, username, password)
+        network = NetworkSettings(latency, latency_jitter, rate_limit, rate_limit_burst)
+        self._service = XmailerReportService(self._backend, settings, self._smtp_faults, self._facts)
+        self._http = EmulatorServer(self._service, self._clock, host=host, port=http_port, network=network)
+        # The relay shares the report endpoint's latency setting (one network path to the service).
+        self._relay_handler = RelayHandler(
+            self._backend, self._smtp_faults, username, password, delay=self._http.network.delay
+        )
         self._smtp_host = host
         self._smtp_port = smtp_port
         self._relay: SmtpRelay | None = None
-        self._service = XmailerReportService(self._backend, settings, self._smtp_faults, self._facts)
-        self._http = EmulatorServer(self._service, self._clock, host=host, port=http_port)
 
     # -- lifecycle -------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ import asyncio
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .ids import end_of_data_reply
@@ -110,13 +111,22 @@ class RelayHandler:
     :param faults: the pending SMTP faults.
     :param username: the SMTP AUTH user.
     :param password: its password.
+    :param delay: draws the injected latency for one end-of-DATA reply (seconds, ``0`` = none).
     """
 
-    def __init__(self, backend: XmailerBackend, faults: SmtpFaults, username: str, password: str):
+    def __init__(
+        self,
+        backend: XmailerBackend,
+        faults: SmtpFaults,
+        username: str,
+        password: str,
+        delay: Callable[[], float] | None = None,
+    ):
         self.backend = backend
         self.faults = faults
         self.username = username
         self.password = password
+        self.delay = delay or (lambda: 0.0)
 
     def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> Any:
         """aiosmtpd's ``authenticator`` callback for PLAIN and LOGIN."""
@@ -153,6 +163,10 @@ class RelayHandler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         """Queue the message and answer with its queue id (or meet a DATA fault)."""
+        delay = self.delay()
+        if delay:
+            # Awaited on the relay's event loop: other sessions go on meanwhile.
+            await asyncio.sleep(delay)
         if self.faults.take("tempfail_data"):
             return TEMPFAIL_DATA_REPLY
         transport = server.transport
