@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 SMTP_TLS_MODES = ("starttls", "implicit", "none")
 SMTP_FAULTS = {
+    "drop_before_data": "close the connection at the first RCPT, before DATA: nothing is queued",
     "drop_after_data": "read the DATA, queue the message, close the connection without a reply",
     "tempfail_data": "451 at the end of DATA; the message is not queued",
     "reject_rcpt": "550 for every RCPT of the transaction",
@@ -157,6 +158,8 @@ class RelayHandler:
         """Accept a recipient, unless a ``reject_rcpt`` fault hits this transaction."""
         if getattr(server, "rejecting_recipients", False):
             return f"550 5.1.1 <{address}>: Recipient address rejected"
+        if self.faults.take("drop_before_data"):
+            raise asyncio.CancelledError  # aiosmtpd closes the transport without a reply
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 Accepted"
