@@ -56,6 +56,13 @@ def load_attachments(
     :param items: one item or a list of items in any accepted form.
     :param max_total_bytes: limit of the base64-encoded total; ``None`` disables the check.
     """
+    if max_total_bytes is not None and (
+        not isinstance(max_total_bytes, int) or isinstance(max_total_bytes, bool) or max_total_bytes < 0
+    ):
+        raise MailValidationError(
+            f"`max_attachment_size` must be a number of bytes >= 0 or None, got {max_total_bytes!r}",
+            code="InvalidArgument",
+        )
     if items is None:
         return []
     if isinstance(items, (str, os.PathLike)) or not isinstance(items, Iterable) or isinstance(items, Mapping):

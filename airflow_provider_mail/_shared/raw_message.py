@@ -48,6 +48,24 @@ def load_raw_message(message: Message | bytes | str | Path) -> bytes:
     return raw
 
 
+def eml_template_not_utf8(template: str, err: UnicodeDecodeError) -> MailValidationError:
+    """The error for an ``.eml`` template file that Jinja cannot read because it is not UTF-8.
+
+    Airflow renders a ``message`` ending in ``.eml`` as a template and Jinja decodes it as UTF-8; the
+    operator catches the ``UnicodeDecodeError`` and raises this instead. A ``Path`` is never rendered,
+    so it is the way to send such a file byte for byte.
+
+    :param template: the template name or path given as ``message``.
+    :param err: the decoding error.
+    """
+    return MailValidationError(
+        f"`message` template {template!r} is not UTF-8 (byte {err.object[err.start : err.start + 1]!r} at "
+        f"position {err.start}); save it as UTF-8 to render it as a template, or pass "
+        "pathlib.Path(...) to send the file as it is, unrendered",
+        code="InvalidArgument",
+    )
+
+
 def encode_message_text(text: str) -> bytes:
     """Encode a message given as text: UTF-8, restoring bytes that were decoded with ``surrogateescape``.
 

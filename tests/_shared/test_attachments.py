@@ -145,3 +145,11 @@ def test_no_limit_still_reads_regular_files_only(tmp_path):
     assert load_attachments([tmp_path / "a.txt"], max_total_bytes=None)[0].data == b"x" * 1000
     with pytest.raises(MailValidationError):
         load_attachments([tmp_path], max_total_bytes=None)
+
+
+@pytest.mark.parametrize("limit", ["10MB", -1, 1.5, True])
+def test_a_bad_limit_is_a_named_error(tmp_path, limit):
+    (tmp_path / "a.txt").write_bytes(b"x")
+    with pytest.raises(MailValidationError) as info:
+        load_attachments([tmp_path / "a.txt"], max_total_bytes=limit)
+    assert info.value.code == "InvalidArgument" and "max_attachment_size" in str(info.value)

@@ -8,7 +8,11 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_mail._sender25.payload import build_send_raw_payload
-from airflow_provider_mail._shared.raw_message import load_raw_message, prepare_raw_message
+from airflow_provider_mail._shared.raw_message import (
+    eml_template_not_utf8,
+    load_raw_message,
+    prepare_raw_message,
+)
 from airflow_provider_mail.exceptions import MailValidationError, Sender25ValidationError
 
 LATIN1_EML = (
@@ -113,3 +117,12 @@ def test_the_sender25_raw_builder_names_bad_envelopes(kwargs, code):
     with pytest.raises(Sender25ValidationError) as info:
         build_send_raw_payload(**{**arguments, **kwargs})
     assert info.value.code == code
+
+
+def test_the_error_for_a_non_utf8_eml_template_names_the_file_and_the_way_out():
+    try:
+        LATIN1_EML.decode("utf-8")
+    except UnicodeDecodeError as err:
+        error = eml_template_not_utf8("nota.eml", err)
+    assert isinstance(error, MailValidationError) and error.code == "InvalidArgument"
+    assert "'nota.eml'" in str(error) and "pathlib.Path" in str(error) and "b'\\xe3'" in str(error)
