@@ -11,16 +11,18 @@ import functools
 from collections.abc import Callable, Iterable, Mapping
 from email import message_from_bytes
 from email.message import Message
-from email.policy import SMTP
 from typing import Any, TypeVar
 
 from airflow_provider_mail._shared.addresses import (
+    body_text,
     dedupe_recipients,
+    header_text,
     parse_address,
     parse_address_list,
-    reject_line_breaks,
+    validated_headers,
 )
-from airflow_provider_mail._shared.attachment import AttachmentLike, coerce_attachment
+from airflow_provider_mail._shared.attachment import AttachmentLike, coerce_attachments
+from airflow_provider_mail._shared.raw_message import encode_message_text, message_as_bytes
 from airflow_provider_mail.exceptions import MailValidationError, Sender25ValidationError
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -106,6 +108,10 @@ def build_send_message_payload(
         parse_address_list(cc, argument="cc"),
         parse_address_list(bcc, argument="bcc"),
     )
+    plain_body = body_text(plain_body, argument="plain_body")
+    html_body = body_text(html_body, argument="html_body")
+    if from_email is not None and not isinstance(from_email, str):
+        parse_address(from_email, argument="from_email")  # raises InvalidAddress naming the type
     if not (to_list or cc_list or bcc_list):
         raise Sender25ValidationError(
             "There are no recipients defined to receive this message (`to`, `cc` and `bcc` are empty)",
@@ -136,16 +142,18 @@ def build_send_message_payload(
         payload["reply_to"] = parse_address(reply_to, argument="reply_to").header_value
     for argument, value in (("subject", subject), ("tag", tag)):
         if value is not None:
-            reject_line_breaks(str(value), argument=argument)
-            payload[argument] = str(value)
+            payload[argument] = header_text(value, argument=argument)
     if _has_text(plain_body):
         payload["plain_body"] = plain_body
     if _has_text(html_body):
         payload["html_body"] = html_body
-    if headers:
-        payload["headers"] = _validated_headers(headers)
-    if attachments:
-        payload["attachments"] = _attachment_payloads(attachments)
+    checked_headers = validated_headers(headers)
+    if checked_headers:
+        payload["headers"] = checked_headers
+    if attachments is not None:
+        checked_attachments = _attachment_payloads(attachments)
+        if checked_attachments:
+            payload["attachments"] = checked_attachments
     if not isinstance(bounce, bool):
         raise Sender25ValidationError("`bounce` must be True or False", code="InvalidArgument")
     payload["bounce"] = bounce
@@ -163,6 +171,8 @@ def build_send_raw_payload(
     :param data: the complete RFC 2822 message: bytes, text, or an ``email.message.Message``.
     :param bounce: mark the message as a bounce.
     """
+    if mail_from is not None and not isinstance(mail_from, str):
+        parse_address(mail_from, argument="mail_from")  # raises InvalidAddress naming the type
     if not _has_text(mail_from):
         raise Sender25ValidationError("`mail_from` is required for a raw send", code="FromAddressMissing")
     envelope_from = parse_address(mail_from, argument="mail_from").addr_spec
@@ -194,9 +204,9 @@ def raw_message_bytes(data: bytes | str | Message) -> bytes:
     :param data: bytes (sent unchanged), text (UTF-8) or a ``Message`` (serialised with the SMTP policy).
     """
     if isinstance(data, Message):
-        return data.as_bytes(policy=SMTP)
+        return message_as_bytes(data)
     if isinstance(data, str):
-        return data.encode("utf-8")
+        return encode_message_text(data)
     if isinstance(data, (bytes, bytearray, memoryview)):
         return bytes(data)
     raise Sender25ValidationError(
@@ -245,29 +255,10 @@ def _has_text(value: Any) -> bool:
     return isinstance(value, str) and bool(value.strip())
 
 
-def _validated_headers(headers: Mapping[str, Any]) -> dict[str, str]:
-    result: dict[str, str] = {}
-    for name, value in headers.items():
-        if not isinstance(name, str) or not name or not all(33 <= ord(c) <= 126 and c != ":" for c in name):
-            raise Sender25ValidationError(
-                f"`headers` has an invalid header name {name!r} (printable ASCII, no colon)",
-                code="HeaderInjection",
-            )
-        text = str(value)
-        reject_line_breaks(text, argument=f"headers[{name!r}]")
-        result[name] = text
-    return result
-
-
 def _attachment_payloads(attachments: Iterable[AttachmentLike]) -> list[dict[str, str]]:
     payloads = []
-    for index, item in enumerate(attachments):
-        attachment = coerce_attachment(item, index=index)
-        if not attachment.name.strip():
-            raise Sender25ValidationError(
-                f"An attachment is missing a name (attachments[{index}])", code="AttachmentMissingName"
-            )
-        reject_line_breaks(attachment.name, argument=f"attachments[{index}].name")
+    for index, attachment in enumerate(coerce_attachments(attachments)):
+        # Postal's own rule (``blank?``): data that is empty or only whitespace is refused.
         if not attachment.data.strip():
             raise Sender25ValidationError(
                 f"An attachment is missing data (attachments[{index}] {attachment.name!r} is empty)",

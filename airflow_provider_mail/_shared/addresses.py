@@ -1,17 +1,23 @@
-"""E-mail address parsing shared by every sender: splitting, validation, IDN and display names.
+"""E-mail address and header-value checks shared by every sender: splitting, IDN, display names, line breaks.
 
-Pure functions, no I/O. Errors are raised as
-:class:`~airflow_provider_mail.exceptions.MailValidationError` with code
-``InvalidAddress`` or ``HeaderInjection`` and a message naming the argument and the value.
+Pure functions, no I/O. This is the ONE place that decides what a header value may contain
+(:func:`reject_line_breaks`, :func:`header_text`, :func:`validated_headers`) and how a domain becomes
+ASCII (:func:`ascii_hostname`, IDNA 2008 / UTS 46 through the ``idna`` package, never Python's
+IDNA 2003 codec). Errors are raised as :class:`~airflow_provider_mail.exceptions.MailValidationError`
+with code ``InvalidAddress``, ``HeaderInjection`` or ``InvalidArgument`` and a message naming the
+argument and the value.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.utils import formataddr, parseaddr
+from typing import Any
+
+import idna
 
 from airflow_provider_mail.exceptions import MailValidationError
 
@@ -19,7 +25,10 @@ from airflow_provider_mail.exceptions import MailValidationError
 # Postal's own parser rejects most of them, so we refuse them up front rather than at delivery).
 _LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 _DOMAIN_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
-_CONTROL_CHARS = re.compile(r"[\r\n\x00]")
+#: Every character that ends a line for some reader (``str.splitlines``: CR, LF, VT, FF, FS, GS, RS,
+#: NEL, U+2028, U+2029), plus NUL. Any of them in a header value could start a new header somewhere.
+LINE_BREAKS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029\x00"
+_LINE_BREAK = re.compile(f"[{re.escape(LINE_BREAKS)}]")
 
 
 @dataclass(frozen=True)
@@ -51,16 +60,82 @@ class EmailAddress:
 
 
 def reject_line_breaks(value: str, *, argument: str) -> None:
-    """Refuse CR, LF and NUL in a value that ends up in a header (header injection).
+    """Refuse any line break (see :data:`LINE_BREAKS`) or NUL in a value that ends up in a header.
 
-    :param value: the value to check.
+    :param value: the value to check (a non-string is refused as ``InvalidArgument``).
     :param argument: the argument's name, for the error message.
     """
-    if _CONTROL_CHARS.search(value):
+    if not isinstance(value, str):
+        raise MailValidationError(
+            f"`{argument}` must be a string, got {type(value).__name__}", code="InvalidArgument"
+        )
+    if _LINE_BREAK.search(value):
         raise MailValidationError(
             f"`{argument}` contains a line break or NUL ({value!r}); header values must be one line",
             code="HeaderInjection",
         )
+
+
+def header_text(value: Any, *, argument: str) -> str:
+    """Return a one-line header text (subject, tag): a ``str`` without line breaks.
+
+    :param value: the argument's value.
+    :param argument: the argument's name, for the error message.
+    """
+    reject_line_breaks(value, argument=argument)
+    return value
+
+
+def body_text(value: Any, *, argument: str) -> str | None:
+    """Return a message body: ``None`` or a ``str`` (bytes must be decoded by the caller, who knows how).
+
+    :param value: the argument's value.
+    :param argument: the argument's name, for the error message.
+    """
+    if value is None or isinstance(value, str):
+        return value
+    hint = "; decode it first, e.g. value.decode('utf-8')" if isinstance(value, (bytes, bytearray)) else ""
+    raise MailValidationError(
+        f"`{argument}` must be a string, got {type(value).__name__}{hint}", code="InvalidArgument"
+    )
+
+
+def validate_header_name(name: Any, *, argument: str = "headers") -> str:
+    """Return a header field name: printable ASCII without a colon or space (RFC 5322 ftext).
+
+    :param name: the name.
+    :param argument: the argument it came from, for the error message.
+    """
+    if not isinstance(name, str) or not name or not all(33 <= ord(c) <= 126 and c != ":" for c in name):
+        raise MailValidationError(
+            f"`{argument}` has an invalid header name {name!r} (printable ASCII, no colon)",
+            code="HeaderInjection",
+        )
+    return name
+
+
+def validated_headers(headers: Any, *, argument: str = "headers") -> dict[str, str]:
+    """Check custom headers: a mapping of valid names to one-line values (``str``, or a number).
+
+    :param headers: ``None`` or a mapping of header name to value.
+    :param argument: the argument's name, for the error message.
+    """
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise MailValidationError(
+            f"`{argument}` must be a mapping of header name to value, got {type(headers).__name__}",
+            code="InvalidArgument",
+        )
+    result: dict[str, str] = {}
+    for name, value in headers.items():
+        validate_header_name(name, argument=argument)
+        # Numbers are stringified as a convenience; anything else (bytes, None, lists) is a mistake
+        # whose str() would put "b'...'" or "None" in the mail.
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        result[name] = header_text(value, argument=f"{argument}[{name!r}]")
+    return result
 
 
 def split_address_list(value: str | Iterable[str] | None) -> list[str]:
@@ -73,6 +148,11 @@ def split_address_list(value: str | Iterable[str] | None) -> list[str]:
     """
     if value is None:
         return []
+    if isinstance(value, (bytes, bytearray, Mapping)) or not isinstance(value, (str, Iterable)):
+        raise MailValidationError(
+            f"recipients must be a string or a list of strings, got {type(value).__name__}",
+            code="InvalidAddress",
+        )
     items = [value] if isinstance(value, str) else list(value)
     result: list[str] = []
     for item in items:
@@ -131,21 +211,42 @@ def parse_address(value: str, *, argument: str) -> EmailAddress:
         raise _invalid(argument, value, "a non-ASCII local part needs SMTPUTF8, which the service lacks")
     if not _LOCAL_PART.match(local):
         raise _invalid(argument, value, f"the local part {local!r} is not valid")
-    return EmailAddress(
-        addr_spec=f"{local}@{_ascii_domain(domain, argument, value)}", display_name=display_name
-    )
+    ascii_domain = ascii_hostname(domain, argument=argument, shown=value)
+    if "." not in ascii_domain:
+        raise _invalid(argument, value, f"the domain {domain!r} is not a fully qualified host name")
+    return EmailAddress(addr_spec=f"{local}@{ascii_domain}", display_name=display_name)
 
 
-def _ascii_domain(domain: str, argument: str, value: str) -> str:
-    domain = domain.rstrip(".")
+def ascii_hostname(name: str, *, argument: str, shown: str | None = None) -> str:
+    """Return a host or mail domain in lower-case ASCII, converting IDN labels with IDNA 2008 (UTS 46).
+
+    ``straße.de`` becomes ``xn--strae-oqa.de`` (IDNA 2003, Python's ``"idna"`` codec, would silently
+    send it to ``strasse.de``, another domain). A name IDNA 2008 refuses (symbols such as ``☃``, bad
+    ``xn--`` labels, underscores) is refused, never altered. One trailing dot is dropped.
+
+    :param name: the host or domain.
+    :param argument: the argument it came from, for the error message.
+    :param shown: the full value to show in the error (defaults to ``name``).
+    """
+    shown = name if shown is None else shown
+    domain = name[:-1] if name.endswith(".") else name
     try:
-        ascii_domain = domain.encode("idna").decode("ascii") if not domain.isascii() else domain
-    except UnicodeError as err:
-        raise _invalid(argument, value, f"the domain {domain!r} is not a valid international name") from err
-    labels = ascii_domain.split(".")
-    if len(labels) < 2 or not all(_DOMAIN_LABEL.match(label) for label in labels):
-        raise _invalid(argument, value, f"the domain {domain!r} is not a valid host name")
-    return ascii_domain.lower()
+        if domain.isascii():
+            # Plain LDH names are not IDNA's business (IDNA 2008 would refuse the valid ``ab--c``);
+            # only existing A-labels are checked to be real punycode.
+            ascii_domain = domain.lower()
+            for label in ascii_domain.split("."):
+                if label.startswith("xn--"):
+                    idna.decode(label)
+        else:
+            ascii_domain = idna.encode(domain, uts46=True, std3_rules=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError) as err:
+        raise _invalid(
+            argument, shown, f"the domain {domain!r} is not a valid (IDNA 2008) host name"
+        ) from err
+    if len(ascii_domain) > 253 or not all(_DOMAIN_LABEL.match(label) for label in ascii_domain.split(".")):
+        raise _invalid(argument, shown, f"the domain {domain!r} is not a valid host name")
+    return ascii_domain
 
 
 def _invalid(argument: str, value: str, reason: str) -> MailValidationError:

@@ -1,14 +1,23 @@
-"""Read an Airflow connection of type ``sender25`` into validated, typed settings (no I/O)."""
+"""Read an Airflow connection of type ``sender25`` into validated, typed settings (no I/O).
+
+Also the connection checks both services share (extras, numbers, ports, hosts, secrets): every bad
+setting is a :class:`~airflow_provider_mail.exceptions.MailConfigurationError` naming the field,
+never a raw ``ValueError``/``OverflowError`` later in a driver, and never echoing a secret.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import json
+import math
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from airflow_provider_mail._shared.addresses import ascii_hostname
 from airflow_provider_mail._transport.retry import RetryPolicy
-from airflow_provider_mail.exceptions import MailConfigurationError
+from airflow_provider_mail.exceptions import MailConfigurationError, MailValidationError
 
 if TYPE_CHECKING:
     from airflow_provider_mail._compat import Connection
@@ -16,6 +25,8 @@ if TYPE_CHECKING:
 DEFAULT_SENDER25_URL = "https://br-app.sender25.com"
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
+#: Whitespace, control characters (C0, DEL, C1) and Unicode line/paragraph separators.
+_UNPRINTABLE = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 @dataclass(frozen=True)
@@ -56,14 +67,17 @@ def resolve_sender25_settings(
     :param max_retries: overrides the ``max_retries`` extra.
     :param retry_backoff: overrides the ``retry_backoff`` extra.
     """
-    extras = ConnectionExtras(conn.extra_dejson, conn_type="sender25", conn_id=conn.conn_id)
+    extras = ConnectionExtras.from_connection(conn, conn_type="sender25")
     if not conn.password:
         raise MailConfigurationError(
             f"Connection {conn.conn_id!r} has no API key: put the Sender25 server API key in the password"
         )
+    # The key travels in the X-Server-API-Key header: a pasted newline or a non-ASCII character would
+    # fail inside the HTTP client with an error that may quote the header.
+    check_secret(conn.password, conn_id=conn.conn_id, field="password", what="the Sender25 API key")
     policy = RetryPolicy(
-        max_retries=max_retries if max_retries is not None else extras.integer("max_retries", 3),
-        backoff=retry_backoff if retry_backoff is not None else extras.number("retry_backoff", 1.0),
+        max_retries=extras.integer("max_retries", 3, override=max_retries),
+        backoff=extras.number("retry_backoff", 1.0, override=retry_backoff),
         max_wait=extras.number("retry_max_wait", 60.0),
     )
     return Sender25ConnectionSettings(
@@ -74,8 +88,8 @@ def resolve_sender25_settings(
             allow_insecure_http=extras.boolean("allow_insecure_http", False),
         ),
         api_key=conn.password,
-        timeout=timeout if timeout is not None else extras.number("timeout", 30.0),
-        connect_timeout=extras.number("connect_timeout", 10.0),
+        timeout=extras.number("timeout", 30.0, positive=True, override=timeout),
+        connect_timeout=extras.number("connect_timeout", 10.0, positive=True),
         verify=extras.verify(),
         retry_policy=policy,
         from_email=extras.text("from_email"),
@@ -86,33 +100,118 @@ def build_base_url(conn: Connection, *, default_url: str, allow_insecure_http: b
     """Build the API base URL from ``host`` (a name or a full URL), ``schema`` and ``port``.
 
     Plain ``http`` is refused for non-loopback hosts unless ``allow_insecure_http`` is set: the API key
-    would cross the network in clear text.
+    would cross the network in clear text. An IDN host is converted with IDNA 2008; a port must be
+    1-65535.
 
     :param conn: the Airflow connection.
     :param default_url: used when the connection has no host.
     :param allow_insecure_http: the extra that permits plain http to a remote host.
     """
     host = (conn.host or "").strip()
+    if _UNPRINTABLE.search(host):
+        raise MailConfigurationError(
+            f"Connection {conn.conn_id!r}: the host {host!r} contains whitespace or a control character"
+        )
     if not host:
         host = default_url
     if "://" not in host:
-        scheme = (conn.schema or "https").strip().lower()
-        port = f":{conn.port}" if conn.port else ""
-        host = f"{scheme}://{host}{port}"
+        host = f"{(conn.schema or 'https').strip().lower()}://{host}"
     parts = urlsplit(host)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise MailConfigurationError(
             f"Connection {conn.conn_id!r}: {host!r} is not a usable base URL; use a host name such as "
             "'br-app.sender25.com' or a URL such as 'https://br-app.sender25.com'"
         )
-    if parts.port is None and conn.port and "://" in (conn.host or ""):
-        host = f"{parts.scheme}://{parts.netloc}:{conn.port}{parts.path}"
-    if parts.scheme == "http" and not allow_insecure_http and not is_loopback(parts.hostname):
+    try:
+        url_port = parts.port
+    except ValueError:
         raise MailConfigurationError(
-            f"Connection {conn.conn_id!r} uses plain http to {parts.hostname}: its secret would travel in "
+            f"Connection {conn.conn_id!r}: the port in the host URL {host!r} is not a number in 1-65535"
+        ) from None
+    port = url_port if url_port is not None else check_port(conn.port, conn_id=conn.conn_id, field="port")
+    hostname = checked_hostname(parts.hostname, conn_id=conn.conn_id, field="host")
+    if parts.scheme == "http" and not allow_insecure_http and not is_loopback(hostname):
+        raise MailConfigurationError(
+            f"Connection {conn.conn_id!r} uses plain http to {hostname}: its secret would travel in "
             "clear text. Use schema 'https', or set the extra allow_insecure_http=true if you must."
         )
-    return host.rstrip("/")
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = f"[{hostname}]" if ":" in hostname else hostname
+    netloc = f"{userinfo}@{netloc}" if userinfo else netloc
+    netloc = f"{netloc}:{port}" if port else netloc
+    return f"{parts.scheme}://{netloc}{parts.path}".rstrip("/")
+
+
+def check_port(value: Any, *, conn_id: str, field: str, allow_unset: bool = True) -> int | None:
+    """Return a TCP port (1-65535); ``None``/``0`` mean unset when ``allow_unset``.
+
+    :param value: the port from the connection.
+    :param conn_id: the connection id, for the message.
+    :param field: the field's name, for the message.
+    :param allow_unset: whether ``None`` and ``0`` mean "the default".
+    """
+    if allow_unset and value in (None, 0, ""):
+        return None
+    try:
+        port = int(str(value)) if not isinstance(value, bool) else None
+    except ValueError:
+        port = None
+    if port is None or not 1 <= port <= 65535:
+        raise MailConfigurationError(
+            f"Connection {conn_id!r}: {field} must be a TCP port in 1-65535, got {_shown(value)}"
+        )
+    return port
+
+
+def checked_hostname(name: str, *, conn_id: str, field: str) -> str:
+    """Return a host name in ASCII (IDNA 2008) or an IP address; refuse anything else by name.
+
+    :param name: the host name or IP address.
+    :param conn_id: the connection id, for the message.
+    :param field: the field's name, for the message.
+    """
+    if _UNPRINTABLE.search(name):
+        raise MailConfigurationError(
+            f"Connection {conn_id!r}: {field} {name!r} contains whitespace or a control character"
+        )
+    try:
+        return str(ipaddress.ip_address(name.strip("[]")))
+    except ValueError:
+        pass
+    try:
+        return ascii_hostname(name, argument=field)
+    except MailValidationError:
+        raise MailConfigurationError(
+            f"Connection {conn_id!r}: {field} {name!r} is not a valid host name (IDNA 2008)"
+        ) from None
+
+
+def check_secret(value: str, *, conn_id: str, field: str, what: str, inner_spaces: bool = False) -> None:
+    """Refuse a secret with whitespace, control characters or non-ASCII characters, never echoing it.
+
+    Such characters are almost always a copy-paste accident (a trailing newline), and they break
+    inside the HTTP or SMTP client with errors that may quote the value.
+
+    :param value: the secret.
+    :param conn_id: the connection id, for the message.
+    :param field: the connection field holding it (``password``, ``login``).
+    :param what: what the secret is, for the message.
+    :param inner_spaces: allow spaces between other characters (passwords may have them).
+    """
+    bad = value != value.strip() or not value.isascii() or not value.isprintable()
+    if not inner_spaces:
+        bad = bad or " " in value
+    if bad:
+        raise MailConfigurationError(
+            f"Connection {conn_id!r}: the {field} ({what}) contains whitespace, a line break, a control "
+            "character or a non-ASCII character (often a trailing newline from a copy-paste); enter it "
+            "again. The value is not shown."
+        )
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def is_loopback(hostname: str) -> bool:
@@ -137,9 +236,34 @@ class ConnectionExtras:
     """
 
     def __init__(self, extras: dict[str, Any], *, conn_type: str, conn_id: str) -> None:
+        if not isinstance(extras, dict):
+            raise _not_an_object(conn_id, extras)
         self._extras = extras
         self._conn_type = conn_type
         self._conn_id = conn_id
+
+    @classmethod
+    def from_connection(cls, conn: Connection, *, conn_type: str) -> ConnectionExtras:
+        """Read the extras of ``conn``, refusing ``extra`` that is not a JSON object.
+
+        Airflow's ``extra_dejson`` returns ``{}`` for text that is not JSON (only logging it) and a
+        list as it is, so both are checked here on the raw text.
+
+        :param conn: the Airflow connection.
+        :param conn_type: the connection type, for legacy keys.
+        """
+        raw = getattr(conn, "extra", None)
+        if isinstance(raw, str) and raw.strip():
+            try:
+                parsed = json.loads(raw)
+            except ValueError:
+                raise MailConfigurationError(
+                    f"Connection {conn.conn_id!r}: extra is not valid JSON; it must be a JSON object such "
+                    'as {"timeout": 30} (the text is not shown, it may hold secrets)'
+                ) from None
+            if not isinstance(parsed, dict):
+                raise _not_an_object(conn.conn_id, parsed)
+        return cls(conn.extra_dejson, conn_type=conn_type, conn_id=conn.conn_id)
 
     def raw(self, name: str) -> Any:
         """The value of extra ``name`` (or its legacy prefixed key); ``None`` or ``""`` mean unset.
@@ -159,35 +283,70 @@ class ConnectionExtras:
         value = self.raw(name)
         return None if value is None else str(value)
 
-    def number(self, name: str, default: float) -> float:
-        """A non-negative number extra.
+    def number(
+        self, name: str, default: float, *, positive: bool = False, override: float | None = None
+    ) -> float:
+        """A finite number extra, ``>= 0`` (or ``> 0`` when ``positive``: timeouts).
 
         :param name: the extra's name.
         :param default: used when unset.
+        :param positive: refuse zero too.
+        :param override: a hook argument that replaces the extra; checked the same way.
         """
-        value = self.raw(name)
+        value = override if override is not None else self.raw(name)
+        if value is None:
+            return default
         try:
-            number = default if value is None else float(value)
-        except (TypeError, ValueError):
-            raise self._bad(name, value, "a number") from None
-        if number < 0:
-            raise self._bad(name, value, "a number >= 0")
+            number = float(value) if not isinstance(value, bool) else math.nan
+        except (TypeError, ValueError, OverflowError):
+            number = math.nan
+        if not math.isfinite(number) or number < 0 or (positive and number == 0):
+            raise self._bad(
+                name, value, "a finite number > 0" if positive else "a finite number >= 0", override
+            )
         return number
 
-    def integer(self, name: str, default: int) -> int:
+    def integer(self, name: str, default: int, *, override: int | None = None) -> int:
         """A non-negative integer extra.
 
         :param name: the extra's name.
         :param default: used when unset.
+        :param override: a hook argument that replaces the extra; checked the same way.
+        """
+        value = override if override is not None else self.raw(name)
+        if value is None:
+            return default
+        try:
+            number = int(str(value)) if not isinstance(value, (bool, float)) else -1
+        except ValueError:
+            number = -1
+        if number < 0:
+            raise self._bad(name, value, "an integer >= 0", override)
+        return number
+
+    def port(self, name: str, default: int) -> int:
+        """A TCP port extra (1-65535).
+
+        :param name: the extra's name.
+        :param default: used when unset.
         """
         value = self.raw(name)
-        try:
-            number = default if value is None else int(str(value))
-        except ValueError:
-            raise self._bad(name, value, "an integer") from None
-        if number < 0:
-            raise self._bad(name, value, "an integer >= 0")
-        return number
+        if value is None:
+            return default
+        port = check_port(value, conn_id=self._conn_id, field=f"extra {name!r}", allow_unset=False)
+        assert port is not None  # allow_unset=False never returns None
+        return port
+
+    def hostname(self, name: str, default: str) -> str:
+        """A host name extra, converted to ASCII with IDNA 2008 (or an IP address).
+
+        :param name: the extra's name.
+        :param default: used when unset.
+        """
+        value = self.text(name)
+        return checked_hostname(
+            default if value is None else value, conn_id=self._conn_id, field=f"extra {name!r}"
+        )
 
     def boolean(self, name: str, default: bool) -> bool:
         """A boolean extra (true/false, 1/0, yes/no).
@@ -215,7 +374,15 @@ class ConnectionExtras:
         text = str(value).strip()
         return self.boolean("verify", True) if text.lower() in _TRUE | _FALSE else text
 
-    def _bad(self, name: str, value: Any, expected: str) -> MailConfigurationError:
+    def _bad(self, name: str, value: Any, expected: str, override: Any = None) -> MailConfigurationError:
+        where = f"the hook argument `{name}`" if override is not None else f"extra {name!r}"
         return MailConfigurationError(
-            f"Connection {self._conn_id!r}: extra {name!r} must be {expected}, got {value!r}"
+            f"Connection {self._conn_id!r}: {where} must be {expected}, got {_shown(value)}"
         )
+
+
+def _not_an_object(conn_id: str, value: Any) -> MailConfigurationError:
+    return MailConfigurationError(
+        f'Connection {conn_id!r}: extra must be a JSON object such as {{"timeout": 30}}, got a JSON '
+        f"{type(value).__name__} (the value is not shown, it may hold secrets)"
+    )

@@ -17,12 +17,14 @@ from typing import Any
 
 from airflow_provider_mail._shared.addresses import (
     EmailAddress,
+    body_text,
     dedupe_recipients,
+    header_text,
     parse_address,
     parse_address_list,
-    reject_line_breaks,
+    validated_headers,
 )
-from airflow_provider_mail._shared.attachment import Attachment
+from airflow_provider_mail._shared.attachment import AttachmentLike, coerce_attachments
 from airflow_provider_mail.exceptions import MailValidationError
 
 #: Headers the builder owns; a custom header of the same name would duplicate or override them.
@@ -63,7 +65,7 @@ def build_email_message(
     sender: str | None = None,
     reply_to: str | None = None,
     headers: Mapping[str, Any] | None = None,
-    attachments: Iterable[Attachment] = (),
+    attachments: Iterable[AttachmentLike] | None = (),
 ) -> BuiltMessage:
     """Validate the arguments and build the message.
 
@@ -77,13 +79,27 @@ def build_email_message(
     :param sender: the Sender header.
     :param reply_to: the Reply-To header.
     :param headers: extra headers.
-    :param attachments: loaded attachments.
+    :param attachments: loaded attachments (or any form :func:`coerce_attachment` accepts).
     """
     to_list, cc_list, bcc_list = dedupe_recipients(
         parse_address_list(to, argument="to"),
         parse_address_list(cc, argument="cc"),
         parse_address_list(bcc, argument="bcc"),
     )
+    plain_body = body_text(plain_body, argument="plain_body")
+    html_body = body_text(html_body, argument="html_body")
+    if from_email is not None and not isinstance(from_email, str):
+        parse_address(from_email, argument="from_email")  # raises InvalidAddress naming the type
+    # Everything is checked before the message is assembled, so a bad argument never half-builds it.
+    checked_subject = None if subject is None else header_text(subject, argument="subject")
+    checked_headers = validated_headers(headers)
+    for name in checked_headers:
+        if name.lower() in RESERVED_HEADERS:
+            raise MailValidationError(
+                f"`headers` sets {name!r}, which comes from its own argument; use that argument",
+                code="InvalidArgument",
+            )
+    checked_attachments = coerce_attachments(attachments)
     if not (to_list or cc_list or bcc_list):
         raise MailValidationError(
             "there are no recipients (`to`, `cc` and `bcc` are empty)", code="NoRecipients"
@@ -105,19 +121,20 @@ def build_email_message(
         message["Sender"] = parse_address(sender, argument="sender").as_address()
     if reply_to:
         message["Reply-To"] = parse_address(reply_to, argument="reply_to").as_address()
-    if subject is not None:
-        reject_line_breaks(subject, argument="subject")
-        message["Subject"] = subject
+    if checked_subject is not None:
+        message["Subject"] = checked_subject
     message["Date"] = formatdate(localtime=False, usegmt=True)
+    # The author's domain is already ASCII (IDNA 2008 in parse_address), and with a domain make_msgid
+    # does no I/O.
     message_id = make_msgid(domain=author.addr_spec.rpartition("@")[2])
     message["Message-ID"] = message_id
-    for name, value in (headers or {}).items():
-        _add_custom_header(message, name, value)
+    for name, value in checked_headers.items():
+        message[name] = value
     _set_bodies(message, plain_body, html_body)
-    for attachment in attachments:
-        maintype, _, subtype = attachment.resolved_content_type.partition("/")
+    for attachment in checked_attachments:
+        maintype, subtype, params = attachment.content_type_parts()
         message.add_attachment(
-            attachment.data, maintype=maintype, subtype=subtype or "octet-stream", filename=attachment.name
+            attachment.data, maintype=maintype, subtype=subtype, filename=attachment.name, params=params
         )
     recipients = [a.addr_spec for a in (*to_list, *cc_list, *bcc_list)]
     return BuiltMessage(message, author.addr_spec, recipients, message_id.strip("<>"))
@@ -125,19 +142,6 @@ def build_email_message(
 
 def _header_list(addresses: list[EmailAddress]) -> list[Address]:
     return [a.as_address() for a in addresses]
-
-
-def _add_custom_header(message: EmailMessage, name: str, value: Any) -> None:
-    if not isinstance(name, str) or not name or not all(33 <= ord(c) <= 126 and c != ":" for c in name):
-        raise MailValidationError(f"`headers` has an invalid header name {name!r}", code="HeaderInjection")
-    if name.lower() in RESERVED_HEADERS:
-        raise MailValidationError(
-            f"`headers` sets {name!r}, which comes from its own argument; use that argument",
-            code="InvalidArgument",
-        )
-    text = str(value)
-    reject_line_breaks(text, argument=f"headers[{name!r}]")
-    message[name] = text
 
 
 def _set_bodies(message: EmailMessage, plain_body: str | None, html_body: str | None) -> None:

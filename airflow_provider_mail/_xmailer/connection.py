@@ -6,7 +6,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from airflow_provider_mail._shared.connection import ConnectionExtras, build_base_url, is_loopback
+from airflow_provider_mail._shared.connection import (
+    ConnectionExtras,
+    build_base_url,
+    check_secret,
+    is_loopback,
+)
 from airflow_provider_mail._transport.retry import RetryPolicy
 from airflow_provider_mail.exceptions import MailConfigurationError
 
@@ -75,7 +80,7 @@ def resolve_xmailer_settings(
     :param conn: the Airflow connection.
     :param max_retries: overrides the ``max_retries`` extra.
     """
-    extras = ConnectionExtras(conn.extra_dejson, conn_type="xmailer", conn_id=conn.conn_id)
+    extras = ConnectionExtras.from_connection(conn, conn_type="xmailer")
     auth_mode = (extras.text("auth") or "password").lower()
     if auth_mode not in ("password", "token"):
         raise MailConfigurationError(
@@ -90,6 +95,17 @@ def resolve_xmailer_settings(
         raise MailConfigurationError(
             f"Connection {conn.conn_id!r} has no login: put the SMTP user in the login"
         )
+    # smtplib encodes AUTH as ASCII (UnicodeEncodeError otherwise) and a pasted newline would only
+    # surface as a refused login, so both are checked here without ever showing the value.
+    check_secret(
+        conn.password,
+        conn_id=conn.conn_id,
+        field="password",
+        what="the SMTP password or token",
+        inner_spaces=True,
+    )
+    if conn.login:
+        check_secret(conn.login, conn_id=conn.conn_id, field="login", what="the SMTP user")
     timezone_name = extras.text("timezone") or DEFAULT_TIMEZONE
     try:
         ZoneInfo(timezone_name)
@@ -100,8 +116,8 @@ def resolve_xmailer_settings(
     allow_insecure = extras.boolean("allow_insecure_http", False)
     base_url = build_base_url(conn, default_url=DEFAULT_REPORT_HOST, allow_insecure_http=allow_insecure)
     report_path = extras.text("report_path") or DEFAULT_REPORT_PATH
-    smtp_host = extras.text("smtp_host") or DEFAULT_SMTP_HOST
-    smtp_port = extras.integer("smtp_port", 587)
+    smtp_host = extras.hostname("smtp_host", DEFAULT_SMTP_HOST)
+    smtp_port = extras.port("smtp_port", 587)
     smtp_tls = (extras.text("smtp_tls") or ("ssl" if smtp_port == 465 else "starttls")).lower()
     if smtp_tls not in SMTP_TLS_MODES:
         raise MailConfigurationError(
@@ -125,11 +141,11 @@ def resolve_xmailer_settings(
         auth_mode=auth_mode,
         timezone_name=timezone_name,
         report_method=report_method,
-        timeout=extras.number("timeout", 60.0),
-        connect_timeout=extras.number("connect_timeout", 10.0),
+        timeout=extras.number("timeout", 60.0, positive=True),
+        connect_timeout=extras.number("connect_timeout", 10.0, positive=True),
         verify=extras.verify(),
         retry_policy=RetryPolicy(
-            max_retries=max_retries if max_retries is not None else extras.integer("max_retries", 3),
+            max_retries=extras.integer("max_retries", 3, override=max_retries),
             backoff=extras.number("retry_backoff", 1.0),
             max_wait=extras.number("retry_max_wait", 60.0),
         ),
