@@ -38,7 +38,7 @@ def interpret_response(response: HttpResponse, *, path: str, redact: Callable[[s
     :param redact: removes the connection's secrets from texts (a server may echo them).
     """
     status = response.status
-    excerpt = redact(_excerpt(response.body))
+    excerpt = _excerpt(response.body, redact)
     if 300 <= status < 400:
         location = response.headers.get("Location")
         raise AttemptFailed(
@@ -170,6 +170,7 @@ def _decode_json(response: HttpResponse, path: str, excerpt: str) -> Any:
         ) from None
 
 
-def _excerpt(body: bytes, limit: int = 200) -> str:
-    text = body[: limit * 4].decode("utf-8", errors="replace").strip()
+def _excerpt(body: bytes, redact: Callable[[str], str], limit: int = 200) -> str:
+    # redacted before it is cut: a secret cut in half would escape the redaction
+    text = redact(body[:8192].decode("utf-8", errors="replace"))
     return " ".join(text.split())[:limit]

@@ -76,6 +76,7 @@ PROCESSED = {
     "unknown_status",
     "short_content_length",
     "chunked_cut",
+    "odd_success",
 }
 
 
@@ -142,14 +143,19 @@ class FaultServer:
         if fault == "reset_before":
             _reset(sock)
             return
-        path = _read_request(sock)
-        if path is None:
+        request = _read_request(sock)
+        if request is None:
             return
+        path, head = request
         with self._lock:
             self.log.requests.append(path)
             if fault in PROCESSED and path.split("?")[0] in SEND_PATHS:
                 self.log.processed_sends += 1
         report = "report" in path
+        if fault == "echo_500":  # an error page that shows the request, headers included
+            with contextlib.suppress(OSError):
+                sock.sendall(_response(500, b"<html><pre>" + head + b"</pre></html>", "text/html"))
+            return
         with contextlib.suppress(OSError):
             self._answer(sock, fault, path, report)
 
@@ -175,6 +181,9 @@ class FaultServer:
             sock.sendall(_response(200, b"<html><body><b>Fatal error</b>: oops</body></html>", "text/html"))
         elif fault == "truncated_json":
             sock.sendall(_response(200, b'{"status":"success","time":0.01,"fl', "application/json"))
+        elif fault == "odd_success":  # accepted, but the ids cannot be read
+            body = b'{"status":"success","time":0.01,"flags":{},"data":{"message_id":7,"messages":["ana"]}}'
+            sock.sendall(_response(200, body, "application/json"))
         elif fault == "json_not_object":
             sock.sendall(_response(200, b"[1, 2, 3]", "application/json"))
         elif fault == "unknown_status":
@@ -233,7 +242,7 @@ def _response(status: int, body: bytes, content_type: str, headers: dict[str, st
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def _read_request(sock: socket.socket) -> str | None:
+def _read_request(sock: socket.socket) -> tuple[str, bytes] | None:
     data = b""
     sock.settimeout(10)
     try:
@@ -255,7 +264,7 @@ def _read_request(sock: socket.socket) -> str | None:
             body += chunk
     except OSError:
         return None
-    return head.split(b" ")[1].decode()
+    return head.split(b" ")[1].decode(), head
 
 
 def _reset(sock: socket.socket) -> None:

@@ -300,3 +300,43 @@ def test_smtp_errors_from_smtplib_never_leak_the_password(monkeypatch, xmailer_e
     with pytest.raises(XmailerSmtpAuthError) as info:
         XmailerSmtpHook().send(message())
     assert "s3cr3t-x" not in f"{info.value!r} {caplog.text}"
+
+
+def test_a_relay_that_hangs_up_before_data_is_retried_and_queues_once(xmailer):
+    """Issue 10 item 17: nothing was queued before DATA, so the whole transaction is tried again."""
+    xmailer.smtp_inject("drop_before_data", count=1)
+    hook = XmailerSmtpHook()
+    waits: list[float] = []
+    hook._sleep = waits.append
+    result = hook.send(message())
+    assert result["queue_id"] and len(waits) == 1
+    assert len(xmailer.messages) == 1
+
+
+def test_a_relay_that_keeps_hanging_up_before_data_ends_with_a_transport_error(xmailer):
+    xmailer.smtp_inject("drop_before_data", count=10)
+    hook = XmailerSmtpHook()
+    hook._sleep = lambda _: None
+    with pytest.raises(XmailerTransportError, match="hung up before DATA"):
+        hook.send(message())
+    assert xmailer.messages == []
+
+
+def test_test_connection_checks_the_report_and_the_relay(xmailer):
+    """Issue 10 item 7: the login is the SMTP login, so the relay is checked too (no mail sent)."""
+    ok, text = XmailerReportHook().test_connection()
+    assert ok and "report endpoint" in text and "SMTP relay" in text
+    xmailer.smtp_inject("auth_fail", count=5)
+    ok, text = XmailerReportHook().test_connection()
+    assert not ok and "SMTP relay" in text and "XmailerSmtpAuthError" in text
+    assert xmailer.messages == []
+
+
+def test_test_connection_names_a_dead_relay(monkeypatch, xmailer_emulator):
+    conn = xmailer_emulator.airflow_connection(**FAST, max_retries=0)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_XMAILER_DEFAULT",
+        conn.replace(f'"smtp_port": {xmailer_emulator.smtp_port}', '"smtp_port": 1'),
+    )
+    ok, text = XmailerSmtpHook().test_connection()
+    assert not ok and "report endpoint" in text and "could not reach the SMTP relay" in text
