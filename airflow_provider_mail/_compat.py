@@ -59,8 +59,8 @@ if TYPE_CHECKING:
     from airflow.sdk import (
         DAG,
         BaseHook,
-        BaseOperator,
         BaseNotifier,
+        BaseOperator,
         BaseSensorOperator,
         ObjectStoragePath,
         PokeReturnValue,
