@@ -125,7 +125,7 @@ def test_backend_choice(location, monkeypatch):
     assert resolve_backend("off", context()) is None
     monkeypatch.setenv("AIRFLOW__MAIL_PROVIDER__SEND_LEDGER", "off")
     assert resolve_backend(None, context()) is None
-    with pytest.raises(MailConfigurationError, match="Airflow 3.3"):
+    with pytest.raises(MailConfigurationError, match=r"Airflow 3\.3"):
         resolve_backend("task_state_store", context())
     with pytest.raises(MailConfigurationError, match="unknown send ledger"):
         resolve_backend("/var/lib/ledger", context())
