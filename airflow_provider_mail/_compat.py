@@ -134,6 +134,71 @@ def airflow_email_from_address() -> str | None:
     return conf.get("email", "from_email", fallback=None) or None
 
 
+def get_variable(key: str) -> str | None:
+    """Read an Airflow Variable as text, or ``None`` when it does not exist.
+
+    Airflow 3 reads through the Task SDK (inside a running task), Airflow 2 through the ORM.
+
+    :param key: the Variable key.
+    """
+    if AIRFLOW_V_3_0_PLUS:
+        from airflow.sdk import Variable
+
+        return Variable.get(key, default=None)
+    from airflow.models import Variable as OrmVariable
+
+    return OrmVariable.get(key, default_var=None)
+
+
+def set_variable(key: str, value: str, description: str) -> None:
+    """Create or overwrite an Airflow Variable.
+
+    :param key: the Variable key.
+    :param value: the text to store.
+    :param description: shown next to the Variable in the UI.
+    """
+    if AIRFLOW_V_3_0_PLUS:
+        from airflow.sdk import Variable
+
+        Variable.set(key, value, description=description)
+    else:
+        from airflow.models import Variable as OrmVariable
+
+        OrmVariable.set(key, value, description=description)
+
+
+def delete_variable(key: str) -> None:
+    """Delete an Airflow Variable (no error when it does not exist).
+
+    :param key: the Variable key.
+    """
+    if AIRFLOW_V_3_0_PLUS:
+        from airflow.sdk import Variable
+
+        Variable.delete(key)
+    else:
+        from airflow.models import Variable as OrmVariable
+
+        OrmVariable.delete(key)
+
+
+def variable_keys(prefix: str) -> list[str]:
+    """List the keys of the Variables stored in the metadata database that start with ``prefix``.
+
+    :param prefix: the key prefix.
+    """
+    if AIRFLOW_V_3_0_PLUS:
+        from airflow.sdk import Variable
+
+        return list(Variable.keys(prefix=prefix))
+    from airflow.models import Variable as OrmVariable
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.query(OrmVariable.key).filter(OrmVariable.key.startswith(prefix)).all()
+    return [row[0] for row in rows]
+
+
 def provider_info_schema_path() -> str:
     """Return the path of the installed Airflow's ``provider_info.schema.json`` (used by tests)."""
     import os
@@ -162,9 +227,13 @@ __all__: list[Any] = [
     "airflow_email_from_address",
     "dag",
     "default_deferrable",
+    "delete_variable",
     "get_async_connection",
     "get_dagbag_class",
+    "get_variable",
     "mask_secret",
     "provider_info_schema_path",
+    "set_variable",
     "task",
+    "variable_keys",
 ]

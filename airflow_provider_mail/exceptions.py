@@ -12,6 +12,8 @@ task **without** using its retries (marked *fatal* below)::
     ├── MailValidationError             *   a message argument is invalid (code + text), found before sending
     ├── AmbiguousSendError              *   a send may or may not have been accepted: never retried
     ├── DeliveryFailedError             *   the delivery gate saw a hard failure, bounce, cancel (or hold)
+    ├── SendLedgerError                 *   the send ledger's record is corrupt, foreign or unreadable as ours
+    ├── SendLedgerUnavailable               the send ledger could not be read or written (nothing was sent)
     ├── Sender25ApiError                    the API answered with an error envelope (code + message)
     │   ├── Sender25AuthError           *   AccessDenied, InvalidServerAPIKey, ServerSuspended
     │   ├── Sender25ValidationError     *   a send was refused (NoRecipients, NoContent, …); also a
@@ -129,6 +131,30 @@ class DeliveryFailedError(FatalMailProviderError):
     def __init__(self, message: str, *, outcomes: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.outcomes = dict(outcomes or {})
+
+
+class SendLedgerError(FatalMailProviderError):
+    """A send-ledger record is corrupt or belongs to something else; nothing is sent until it is resolved.
+
+    :param message: what is wrong and what to do.
+    :param record: the record's name (an Airflow Variable key, a task-state key or an object URL).
+    """
+
+    def __init__(self, message: str, *, record: str) -> None:
+        super().__init__(message)
+        self.record = record
+
+
+class SendLedgerUnavailable(MailProviderError):
+    """The send ledger could not be read or written before the send; nothing was sent, a retry is safe.
+
+    :param message: the backend's error.
+    :param record: the record's name.
+    """
+
+    def __init__(self, message: str, *, record: str) -> None:
+        super().__init__(message)
+        self.record = record
 
 
 class Sender25ApiError(MailProviderError):

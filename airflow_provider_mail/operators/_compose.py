@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from airflow_provider_mail._compat import BaseOperator
 from airflow_provider_mail._shared.attachments import DEFAULT_MAX_ATTACHMENT_BYTES, load_attachments
 from airflow_provider_mail._shared.task_context import TRACE_HEADER, resolve_from_email, trace_header_value
+from airflow_provider_mail.operators._exactly_once import SendOnceOperator
 
 COMPOSE_TEMPLATE_FIELDS: tuple[str, ...] = (
     "to",
@@ -24,11 +24,12 @@ COMPOSE_TEMPLATE_FIELDS: tuple[str, ...] = (
 )
 
 
-class ComposeEmailOperator(BaseOperator):
+class ComposeEmailOperator(SendOnceOperator):
     """Base of the send operators: recipients, sender, subject, bodies, headers and attachments.
 
-    Subclasses implement :meth:`execute` with :meth:`message_arguments`. Attachment paths that end in
-    ``.txt``/``.html`` are rendered as strings, not loaded as template files.
+    Subclasses implement :meth:`execute` with :meth:`message_arguments` and
+    :meth:`~airflow_provider_mail.operators._exactly_once.SendOnceOperator.send_once`. Attachment
+    paths that end in ``.txt``/``.html`` are rendered as strings, not loaded as template files.
 
     :param to: recipients: a list or a string separated by commas/semicolons (templated).
     :param subject: the subject (templated).
@@ -43,6 +44,9 @@ class ComposeEmailOperator(BaseOperator):
     :param attachments: paths, object-storage URLs or ``ObjectStoragePath``, or
         ``(filename, bytes, content_type)`` tuples (templated).
     :param max_attachment_size: limit in bytes of the base64-encoded attachments, checked before sending.
+    :param on_unknown_outcome: ``"fail"`` (default) or ``"resend"``: see
+        :class:`~airflow_provider_mail.operators._exactly_once.SendOnceOperator`.
+    :param ledger: where the send ledger lives (default: Airflow's metadata database).
     """
 
     template_ext: Sequence[str] = (".html", ".txt")

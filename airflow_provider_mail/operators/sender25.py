@@ -8,29 +8,19 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_mail._compat import BaseOperator
 from airflow_provider_mail._shared.raw_message import load_raw_message, prepare_raw_message
 from airflow_provider_mail._shared.task_context import TRACE_HEADER, trace_header_value
-from airflow_provider_mail.exceptions import AmbiguousSendError
 from airflow_provider_mail.hooks.sender25 import Sender25Hook
 from airflow_provider_mail.operators._compose import COMPOSE_TEMPLATE_FIELDS, ComposeEmailOperator
+from airflow_provider_mail.operators._exactly_once import (
+    PreparedSend,
+    SendOnceOperator,
+    explain_ambiguous,
+    recipient_list,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_mail._compat import Context
-
-
-def explain_ambiguous(error: AmbiguousSendError, trace: str) -> AmbiguousSendError:
-    """Add the trace header to an ambiguous-send error, so the user can find the message if it went out.
-
-    :param error: the hook's error.
-    :param trace: the ``X-Airflow-Trace`` value of this task instance.
-    """
-    return AmbiguousSendError(
-        f"{error} Look for the header {TRACE_HEADER}: {trace}. This task is not retried automatically.",
-        service=error.service,
-        recipients=error.recipients,
-        http_status=error.http_status,
-    )
 
 
 class Sender25SendEmailOperator(ComposeEmailOperator):
@@ -39,6 +29,9 @@ class Sender25SendEmailOperator(ComposeEmailOperator):
     The sender is ``from_email``, else the connection extra ``from_email``, else ``[email] from_email``.
     Every message carries an ``X-Airflow-Trace`` header naming the task instance. Returns (XCom)
     ``{"message_id": str, "messages": {recipient: {"id": int, "token": str}}}``.
+
+    Sent at most once per task instance: a retry returns the earlier try's XCom instead of sending
+    again (see the README section "Exactly once"); clearing the task instance sends again.
 
     .. code-block:: python
 
@@ -79,27 +72,41 @@ class Sender25SendEmailOperator(ComposeEmailOperator):
         return Sender25Hook(sender25_conn_id=self.sender25_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
+        return self.send_once(context, lambda: self.prepare_send(context))
+
+    def prepare_send(self, context: Context) -> PreparedSend:
+        """Render and load the message (no network); return the send for the ledger to run.
+
+        :param context: the task context.
+        """
         arguments = self.message_arguments(context, connection_from=self.hook.from_email)
-        try:
+
+        def send() -> dict[str, Any]:
             result = self.hook.send_message(**arguments, tag=self.tag, bounce=self.bounce)
-        except AmbiguousSendError as err:
-            raise explain_ambiguous(err, arguments["headers"][TRACE_HEADER]) from err
-        messages = result.get("messages") or {}
-        self.log.info(
-            "Sender25 queued %d message(s), Message-ID %s: %s",
-            len(messages),
-            result.get("message_id"),
-            {rcpt: entry.get("id") for rcpt, entry in messages.items()},
+            messages = result.get("messages") or {}
+            self.log.info(
+                "Sender25 queued %d message(s), Message-ID %s: %s",
+                len(messages),
+                result.get("message_id"),
+                {rcpt: entry.get("id") for rcpt, entry in messages.items()},
+            )
+            return {"message_id": result.get("message_id"), "messages": messages}
+
+        return PreparedSend(
+            service="sender25",
+            trace=arguments["headers"][TRACE_HEADER],
+            send=send,
+            mail_from=arguments["from_email"],
+            recipients=recipient_list(arguments["to"], arguments["cc"], arguments["bcc"]),
         )
-        return {"message_id": result.get("message_id"), "messages": messages}
 
 
-class Sender25SendRawOperator(BaseOperator):
+class Sender25SendRawOperator(SendOnceOperator):
     """Send a complete RFC 2822 message through Sender25 and return its ids.
 
     The message must parse and have a From header; a ``Message-ID`` is added when missing (so the
-    API returns it) and so is the ``X-Airflow-Trace`` header. Same XCom shape as
-    :class:`Sender25SendEmailOperator`.
+    API returns it) and so is the ``X-Airflow-Trace`` header. Same XCom shape, and the same
+    once-per-task-instance guarantee, as :class:`Sender25SendEmailOperator`.
 
     :param mail_from: the envelope sender (templated).
     :param rcpt_to: envelope recipients (templated).
@@ -107,6 +114,9 @@ class Sender25SendRawOperator(BaseOperator):
         which is rendered as a template (templated).
     :param bounce: send as a bounce message.
     :param sender25_conn_id: the Sender25 connection (templated).
+    :param on_unknown_outcome: ``"fail"`` (default) or ``"resend"``: see
+        :class:`~airflow_provider_mail.operators._exactly_once.SendOnceOperator`.
+    :param ledger: where the send ledger lives (default: Airflow's metadata database).
     """
 
     template_fields: Sequence[str] = ("mail_from", "rcpt_to", "message", "sender25_conn_id")
@@ -136,15 +146,34 @@ class Sender25SendRawOperator(BaseOperator):
         return Sender25Hook(sender25_conn_id=self.sender25_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
+        return self.send_once(context, lambda: self.prepare_send(context))
+
+    def prepare_send(self, context: Context) -> PreparedSend:
+        """Load the message and add its headers (no network); return the send for the ledger to run.
+
+        :param context: the task context.
+        """
         trace = trace_header_value(context)
         raw, message_id = prepare_raw_message(
             load_raw_message(self.message), extra_headers={TRACE_HEADER: trace}
         )
-        try:
+
+        def send() -> dict[str, Any]:
             result = self.hook.send_raw(
                 mail_from=self.mail_from, rcpt_to=self.rcpt_to, data=raw, bounce=self.bounce
             )
-        except AmbiguousSendError as err:
-            raise explain_ambiguous(err, trace) from err
-        self.log.info("Sender25 queued raw message %s for %s", message_id, list(result.get("messages") or {}))
-        return {"message_id": result.get("message_id"), "messages": result.get("messages") or {}}
+            messages = result.get("messages") or {}
+            self.log.info("Sender25 queued raw message %s for %s", message_id, list(messages))
+            return {"message_id": result.get("message_id"), "messages": messages}
+
+        return PreparedSend(
+            service="sender25",
+            trace=trace,
+            send=send,
+            message_id=message_id,
+            mail_from=self.mail_from,
+            recipients=recipient_list(self.rcpt_to),
+        )
+
+
+__all__ = ["Sender25SendEmailOperator", "Sender25SendRawOperator", "explain_ambiguous"]

@@ -17,10 +17,10 @@ from airflow_provider_mail._compat import BaseOperator
 from airflow_provider_mail._shared.mime import build_email_message
 from airflow_provider_mail._shared.task_context import TRACE_HEADER
 from airflow_provider_mail._xmailer.report_parser import Outcome
-from airflow_provider_mail.exceptions import AmbiguousSendError, MailValidationError
+from airflow_provider_mail.exceptions import MailValidationError
 from airflow_provider_mail.hooks.xmailer import XmailerReportHook, XmailerSmtpHook
 from airflow_provider_mail.operators._compose import COMPOSE_TEMPLATE_FIELDS, ComposeEmailOperator
-from airflow_provider_mail.operators.sender25 import explain_ambiguous
+from airflow_provider_mail.operators._exactly_once import PreparedSend
 
 if TYPE_CHECKING:
     from airflow_provider_mail._compat import Context
@@ -43,7 +43,8 @@ class XmailerSendEmailOperator(ComposeEmailOperator):
     Takes the same arguments as :class:`~airflow_provider_mail.operators.sender25.Sender25SendEmailOperator`
     (minus the Postal-only ``tag``/``bounce``). Returns (XCom)
     ``{"queue_id": str | None, "accepted": [...], "refused": {rcpt: "code text"}, "sent_at": iso8601,
-    "message_id": str}``; the queue id matches the report's rows exactly.
+    "message_id": str}``; the queue id matches the report's rows exactly. Sent at most once per task
+    instance across tries (README "Exactly once"); clearing the task instance sends again.
 
     :param fail_on_refused: fail the task when any recipient is refused (the others were still sent);
         by default only a send that reached nobody fails. Refusals are always in the XCom and the log.
@@ -69,16 +70,33 @@ class XmailerSendEmailOperator(ComposeEmailOperator):
         return XmailerSmtpHook(xmailer_conn_id=self.xmailer_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
+        return self.send_once(context, lambda: self.prepare_send(context))
+
+    def prepare_send(self, context: Context) -> PreparedSend:
+        """Render and build the message (no network); return the send for the ledger to run.
+
+        :param context: the task context.
+        """
         arguments = self.message_arguments(context, connection_from=self.hook.settings.from_email)
         built = build_email_message(**arguments)
-        try:
+
+        def send() -> dict[str, Any]:
             result = self.hook.send(built, fail_on_refused=self.fail_on_refused)
-        except AmbiguousSendError as err:
-            raise explain_ambiguous(err, arguments["headers"][TRACE_HEADER]) from err
-        if result["refused"]:
-            self.log.warning("xmailer refused %d recipient(s): %s", len(result["refused"]), result["refused"])
-        self.log.info("xmailer queued %s for %s", result["queue_id"], result["accepted"])
-        return result
+            if result["refused"]:
+                self.log.warning(
+                    "xmailer refused %d recipient(s): %s", len(result["refused"]), result["refused"]
+                )
+            self.log.info("xmailer queued %s for %s", result["queue_id"], result["accepted"])
+            return result
+
+        return PreparedSend(
+            service="xmailer",
+            trace=arguments["headers"][TRACE_HEADER],
+            send=send,
+            message_id=built.message_id,
+            mail_from=built.mail_from,
+            recipients=list(built.recipients),
+        )
 
 
 class XmailerReportOperator(BaseOperator):

@@ -1,0 +1,155 @@
+"""Where ledger records live: Airflow's task state store, Airflow Variables, or an object-storage prefix.
+
+Each backend stores one JSON record per task instance and knows nothing of its format
+(:mod:`~airflow_provider_mail._ledger.record` does). Errors of the underlying store propagate; the
+:class:`~airflow_provider_mail._ledger.ledger.SendLedger` wraps them.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any, Protocol
+
+from airflow_provider_mail._ledger.record import NAME_PREFIX, LedgerKey
+
+#: The key of the record inside a task instance's own task state store (Airflow 3.3+).
+TASK_STATE_KEY = "airflow_provider_mail.send_ledger"
+VARIABLE_DESCRIPTION = (
+    "Send ledger of airflow-provider-mail: lets a retried mail task know what an earlier try already "
+    "sent. Holds ids and states only. Safe to delete once it has expired (see expires_at)."
+)
+
+
+class LedgerBackend(Protocol):
+    """A place that holds one record per task instance."""
+
+    def describe(self, key: LedgerKey) -> str:
+        """Where the record of ``key`` is, in words a user can follow (for logs and errors)."""
+
+    def read(self, key: LedgerKey) -> Any:
+        """The stored record (JSON text or object), or ``None``."""
+
+    def write(self, key: LedgerKey, record: dict[str, Any], retention: timedelta) -> None:
+        """Create or overwrite the record."""
+
+    def delete(self, key: LedgerKey) -> None:
+        """Remove the record (no error when absent)."""
+
+
+class TaskStateStoreBackend:
+    """The task instance's own task state store (Airflow 3.3+, ``context["task_state_store"]``).
+
+    Scoped by Airflow to (DAG run, task, map index), shared by every try, deleted with the DAG run,
+    expired by Airflow's own state-store cleanup, and visible on the task instance.
+
+    :param store: the ``task_state_store`` accessor of the running task.
+    """
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def describe(self, key: LedgerKey) -> str:
+        return f"task state store key {TASK_STATE_KEY!r} of task instance {key.name[len(NAME_PREFIX) :]}"
+
+    def read(self, key: LedgerKey) -> Any:
+        return self.store.get(TASK_STATE_KEY)
+
+    def write(self, key: LedgerKey, record: dict[str, Any], retention: timedelta) -> None:
+        self.store.set(TASK_STATE_KEY, record, retention=retention)
+
+    def delete(self, key: LedgerKey) -> None:
+        self.store.delete(TASK_STATE_KEY)
+
+
+class VariableBackend:
+    """Airflow Variables in the metadata database, one per task instance, named by :attr:`LedgerKey.name`."""
+
+    def describe(self, key: LedgerKey) -> str:
+        return f"Airflow Variable {key.name!r}"
+
+    def read(self, key: LedgerKey) -> Any:
+        from airflow_provider_mail._compat import get_variable
+
+        return get_variable(key.name)
+
+    def write(self, key: LedgerKey, record: dict[str, Any], retention: timedelta) -> None:
+        from airflow_provider_mail._compat import set_variable
+
+        set_variable(key.name, json.dumps(record, sort_keys=True), VARIABLE_DESCRIPTION)
+
+    def delete(self, key: LedgerKey) -> None:
+        from airflow_provider_mail._compat import delete_variable
+
+        delete_variable(key.name)
+
+    def names(self) -> list[str]:
+        """The names of every ledger Variable (for :func:`purge_expired`)."""
+        from airflow_provider_mail._compat import variable_keys
+
+        return variable_keys(NAME_PREFIX)
+
+    def read_name(self, name: str) -> Any:
+        """The stored record under ``name``."""
+        from airflow_provider_mail._compat import get_variable
+
+        return get_variable(name)
+
+    def delete_name(self, name: str) -> None:
+        """Delete the record ``name``."""
+        from airflow_provider_mail._compat import delete_variable
+
+        delete_variable(name)
+
+
+class ObjectStorageBackend:
+    """One ``<name>.json`` object per task instance under a prefix: ``s3://bucket/prefix``, ``file:///dir``…
+
+    Uses Airflow's ``ObjectStoragePath``, so ``s3://conn_id@bucket/prefix`` picks the connection.
+
+    :param location: the prefix URL.
+    """
+
+    def __init__(self, location: str) -> None:
+        from airflow_provider_mail._compat import ObjectStoragePath
+
+        self.location = location
+        self.root = ObjectStoragePath(location)
+
+    def _path(self, name: str) -> Any:
+        return self.root / f"{name}.json"
+
+    def describe(self, key: LedgerKey) -> str:
+        return f"object {self.location.rstrip('/')}/{key.name}.json"
+
+    def read(self, key: LedgerKey) -> Any:
+        return self.read_name(key.name)
+
+    def write(self, key: LedgerKey, record: dict[str, Any], retention: timedelta) -> None:
+        if self.root.protocol in ("file", "local"):
+            self.root.mkdir(parents=True, exist_ok=True)
+        self._path(key.name).write_text(json.dumps(record, sort_keys=True))
+
+    def delete(self, key: LedgerKey) -> None:
+        self.delete_name(key.name)
+
+    def names(self) -> list[str]:
+        """The names of every ledger record under the prefix (for :func:`purge_expired`)."""
+        if not self.root.exists():
+            return []
+        return [
+            path.name[: -len(".json")]
+            for path in self.root.iterdir()
+            if path.name.startswith(NAME_PREFIX) and path.name.endswith(".json")
+        ]
+
+    def read_name(self, name: str) -> Any:
+        """The stored record under ``name``."""
+        path = self._path(name)
+        return path.read_text() if path.exists() else None
+
+    def delete_name(self, name: str) -> None:
+        """Delete the record ``name``."""
+        path = self._path(name)
+        if path.exists():
+            path.unlink()
