@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import tracemalloc
 from datetime import datetime, timezone
 from urllib.parse import quote, quote_plus
@@ -167,7 +168,14 @@ _valid = st.builds(
 _malformed = st.one_of(
     st.lists(_field, min_size=1, max_size=5).map(lambda parts: (";".join(parts), False)),
     st.builds(lambda a, b: (f"{a};s@x.com;r@x.com;99/99/2024;10:00:00;{b}", False), _field, _field),
-).filter(lambda item: item[0].strip() and not item[0].upper().lstrip().startswith("STATUS"))
+).filter(
+    # Error answers are not lines: "STATUS: ERRO", markup ("<", an HTML page), a PHP error text.
+    lambda item: (
+        item[0].strip()
+        and not item[0].upper().lstrip().startswith(("STATUS", "<"))
+        and not re.match(r"(?i)\s*(php )?(catchable )?(fatal|parse) error", item[0])
+    )
+)
 
 
 @settings(max_examples=200, deadline=None)
