@@ -30,6 +30,7 @@ task **without** using its retries (marked *fatal* below)::
     │   ├── XmailerBadDate              *   "DATA COM FORMATO INCORRETO" / codigo 210
     │   └── XmailerBadTime              *   "HORA COM FORMATO INCORRETO" / codigo 211
     ├── XmailerReportParseError             a malformed report line in ``strict`` mode
+    ├── XmailerUnexpectedResponse           not a report: an HTML page (proxy error page, PHP error)
     ├── XmailerTransportError               report or SMTP connection failure/timeout after the retries
     └── XmailerSmtpError                    the relay refused the transaction (code + text)
         ├── XmailerSmtpAuthError        *   AUTH refused (535) or required but impossible
@@ -281,6 +282,20 @@ class XmailerReportParseError(MailProviderError):
         super().__init__(message)
         self.line_number = line_number
         self.line = line
+
+
+class XmailerUnexpectedResponse(MailProviderError):
+    """The report endpoint answered something that is not a report: an HTML page (a proxy's error
+    page, a PHP fatal error) or a PHP error text, with HTTP 200. Usually passing: Airflow may retry.
+
+    :param http_status: the HTTP status of the response, when the caller knows it.
+    :param body_excerpt: the start of the body's text (tags dropped, secrets redacted), for the log.
+    """
+
+    def __init__(self, message: str, *, http_status: int | None = None, body_excerpt: str = "") -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.body_excerpt = body_excerpt
 
 
 class XmailerTransportError(MailProviderError):

@@ -3,6 +3,11 @@
 ``main`` serves synthetic reports of each size from an xmailer emulator in its own process and runs
 every reader in a fresh process, so each peak RSS is that reader's own. Two numbers per reader:
 end to end (request + parse, what a task pays) and parse only (an in-memory body, the parser's cost).
+
+``linearity`` (``python -m bench.report_parsing --linearity``, also part of ``main``) feeds one 50 MB
+line and one 50 MB JSON value in 64 KiB chunks and reports the parser's work count, the largest work
+of a single ``feed`` and the seconds, against a body a quarter that size: the work must grow 4x, the
+largest feed not at all.
 """
 
 from __future__ import annotations
@@ -66,6 +71,52 @@ def parse_only(reader: str, base_url: str) -> tuple[int, float]:
 
 
 READERS = {"ours": read_ours, "split": read_split, "csv": read_csv}
+LINEARITY_SIZES = (12_500_000, 50_000_000)
+CHUNK = 65_536
+
+
+def _huge_row_body(shape: str, size: int) -> tuple[bytes, bytes]:
+    """The bytes before and after ``size`` filler bytes: one huge line or one huge JSON string value."""
+    row = "1grzDQ-000866-0o;s@example.com;r@example.com;08/02/2019;04:01:45;Entregue com sucesso"
+    if shape == "line":
+        return b"", ("\n" + row + "\n").encode()
+    keys = ("msgid", "email_de", "email_para", "data", "hora", "status")
+    after = json.dumps(dict(zip(keys, row.split(";"), strict=True)))
+    return b'{"0": {"status": "', ('"}, "1": ' + after + "}").encode()
+
+
+def linearity(sizes: tuple[int, ...] = LINEARITY_SIZES) -> dict:
+    """Parse one huge line / JSON value per size in 64 KiB chunks; report work, largest feed, seconds."""
+    from zoneinfo import ZoneInfo
+
+    from airflow_provider_mail._xmailer.report_parser import ReportParser
+
+    results: dict = {}
+    for shape in ("line", "json_value"):
+        for size in sizes:
+            prefix, suffix = _huge_row_body(shape, size)
+            filler = b"z" * CHUNK
+            parser = ReportParser(ZoneInfo("America/Sao_Paulo"))
+            largest = rows = 0
+            started = time.perf_counter()
+            for chunk in (prefix, *(filler for _ in range(size // CHUNK)), suffix):
+                before = parser.work
+                rows += sum(1 for _ in parser.feed(chunk))
+                largest = max(largest, parser.work - before)
+            rows += sum(1 for _ in parser.close())
+            results.setdefault(shape, {})[str(size)] = {
+                "seconds": round(time.perf_counter() - started, 3),
+                "work": parser.work,
+                "work_per_byte": round(parser.work / (size + len(prefix) + len(suffix)), 3),
+                "largest_feed_work": largest,
+                "rows": rows,
+                "malformed": parser.stats.malformed,
+            }
+        by_size = results[shape]
+        small, large = by_size[str(sizes[0])], by_size[str(sizes[-1])]
+        by_size["work_ratio"] = round(large["work"] / small["work"], 3)
+        by_size["size_ratio"] = round(sizes[-1] / sizes[0], 3)
+    return results
 
 
 def one(reader: str, base_url: str, mode: str) -> dict:
@@ -114,11 +165,18 @@ def main(sizes: tuple[int, ...] = SIZES) -> dict:
     rss_growth = (
         end_to_end[str(sizes[-1])]["ours"]["peak_rss_mb"] - end_to_end[str(sizes[0])]["ours"]["peak_rss_mb"]
     )
-    return {"results": results, "ratios": ratios, "ours_peak_rss_growth_mb": round(rss_growth, 1)}
+    return {
+        "results": results,
+        "ratios": ratios,
+        "ours_peak_rss_growth_mb": round(rss_growth, 1),
+        "linearity": linearity(),
+    }
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--one":
+    if len(sys.argv) > 1 and sys.argv[1] == "--linearity":
+        print(json.dumps(linearity(tuple(int(a) for a in sys.argv[2:]) or LINEARITY_SIZES), indent=1))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--one":
         print(json.dumps(one(sys.argv[2], sys.argv[3], sys.argv[4])))
     else:
         print(json.dumps(main(tuple(int(a) for a in sys.argv[1:]) or SIZES)))

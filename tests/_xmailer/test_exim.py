@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from airflow_provider_mail._xmailer.exim import decode_base62, parse_queue_id
+from airflow_provider_mail._xmailer.exim import decode_base62, parse_queue_id, smtp_status
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 
@@ -39,3 +39,59 @@ def test_other_ids_are_not_exim(value):
 
 def test_base62_digit_order_is_digits_upper_lower():
     assert [decode_base62(c) for c in "09AZaz"] == [0, 9, 10, 35, 36, 61]
+
+
+# -- the SMTP reply inside a status text ------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "code", "enhanced"),
+    [
+        ("550 5.1.1 <ana@x.org>: User unknown", 550, "5.1.1"),
+        ("552-5.2.2 Mailbox full", 552, "5.2.2"),
+        ("250 OK id=1grzDQ-000866-0o", 250, None),
+        (
+            "SMTP error from remote mail server after RCPT TO:<ana@x.org>: "
+            "550 5.1.1 <ana@x.org>: Recipient address rejected",
+            550,
+            "5.1.1",
+        ),
+        (
+            "SMTP error from remote mail server after pipelined RCPT TO:<ana@x.org>: 450 4.2.0 try later",
+            450,
+            "4.2.0",
+        ),
+        (
+            "SMTP error from remote mail server after MAIL FROM:<bo@envio.example.com.br> SIZE=5501: "
+            "552 5.3.4 Message size exceeds fixed limit",
+            552,
+            "5.3.4",
+        ),
+        (
+            "SMTP error from remote mail server after pipelined MAIL FROM:<> SIZE=1234: 421 4.3.2 busy",
+            421,
+            "4.3.2",
+        ),
+        ("SMTP error from remote mail server after end of data: 554 5.7.1 Message rejected", 554, "5.7.1"),
+        ("SMTP error from remote mail server after pipelined end of data: 550-5.7.26 DMARC", 550, "5.7.26"),
+        ("SMTP error from remote mail server after initial connection: 421 4.7.0 Too many", 421, "4.7.0"),
+        ("host mx.x.org [192.0.2.7]: 451 4.7.1 Greylisted, try again", 451, "4.7.1"),
+        ("host mx.x.org [2001:db8::550]: 451 4.7.1 Greylisted", 451, "4.7.1"),
+        (
+            "SMTP error from remote mail server after RCPT TO:<550@x.org>: host mx.x.org [192.0.2.250]: "
+            "550 #5.1.0 Address rejected",
+            550,
+            "5.1.0",
+        ),
+        (
+            "host mx.x.org [192.0.2.7]\n    SMTP error from remote mail server after RCPT TO:<a@x.org>:\n    550 5.1.1 no",
+            550,
+            "5.1.1",
+        ),
+        ("Entregue com sucesso", None, None),
+        ("retry timeout exceeded", None, None),
+        ("Unrouteable address", None, None),
+        ("at 10:00:00 451 messages", None, None),
+        ("", None, None),
+    ],
+)
+def test_smtp_status_finds_the_reply_in_exim_failure_texts(text, code, enhanced):
+    assert smtp_status(text) == (code, enhanced)
