@@ -11,8 +11,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
+from functools import cached_property
 from typing import Any
 
+from airflow_provider_mail._xmailer.report_filter import ReportFilter
 from airflow_provider_mail._xmailer.report_parser import Outcome, ReportRow
 from airflow_provider_mail.exceptions import MailValidationError
 
@@ -270,6 +272,11 @@ class XmailerTarget:
     recipient: str | None
     sender: str | None = None
     sent_after: float | None = None
+
+    @cached_property
+    def row_filter(self) -> ReportFilter:
+        """The queue id / address rule every report row is matched with (built once per target)."""
+        return ReportFilter(queue_id=self.queue_id, recipient=self.recipient, sender=self.sender)
 
     def matches(self, row: ReportRow) -> bool:
         """Whether a report row belongs to this target.

@@ -6,6 +6,7 @@ A secret leaks in more shapes than its raw value: URL-encoded in a GET query str
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
@@ -31,6 +32,8 @@ def secret_forms(secret: str) -> set[str]:
             json.dumps(value, ensure_ascii=False)[1:-1],
             repr(value)[1:-1],
             value.encode("unicode_escape").decode("ascii"),
+            html.escape(value),
+            " ".join(value.split()),  # as a page that collapses whitespace shows it
         }
     # very short values would redact ordinary words; a real key or password is longer
     return {form for form in forms if len(form) >= 4}

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from enum import Enum
 from typing import Any, Generic, NamedTuple, TypeVar
-from urllib.parse import quote, quote_plus
 
+from airflow_provider_mail._shared.redact import Redactor
 from airflow_provider_mail._xmailer.exim import parse_queue_id, smtp_status
 from airflow_provider_mail.exceptions import (
     REDACTED,
@@ -180,7 +180,7 @@ class ReportParser:
         self.timezone = timezone
         self.strict = strict
         self.stats = ParseStats()
-        self._secrets = tuple(secret for secret in secrets if secret)
+        self._redact_secrets = Redactor(secrets)
         self._format: str | None = None
         self._work = 0
         # Until the format is known: the byte-order mark probe and the (blank, "{") head.
@@ -489,12 +489,7 @@ class ReportParser:
         return text[:200]
 
     def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            forms = {secret, quote_plus(secret), quote(secret, safe=""), html.escape(secret)}
-            forms.add(" ".join(secret.split()))  # as whitespace collapsing would show it
-            for form in sorted(forms, key=len, reverse=True):
-                if form:
-                    text = text.replace(form, REDACTED)
+        text = self._redact_secrets(text)
         return _SECRET_PARAM.sub(lambda found: f"{found['name']}{found['sep']}{REDACTED}", text)
 
     # -- shared -------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from airflow_provider_mail._transport.retry import Attempts, SendIdentity
 from airflow_provider_mail._transport.sync_driver import SyncHttpDriver, new_session
 from airflow_provider_mail._transport.tls import resolve_tls
 from airflow_provider_mail._xmailer.connection import XmailerConnectionSettings, resolve_xmailer_settings
+from airflow_provider_mail._xmailer.report_filter import ReportFilter
 from airflow_provider_mail._xmailer.report_parser import ParseStats, ReportParser, ReportRow
 from airflow_provider_mail._xmailer.report_request import STATUS_FILTERS, check_report_status, report_request
 from airflow_provider_mail._xmailer.report_window import ReportWindow
@@ -36,6 +37,7 @@ from airflow_provider_mail.exceptions import (
     XmailerSmtpAuthError,
     XmailerSmtpError,
     XmailerTransportError,
+    XmailerUnexpectedResponse,
 )
 
 if TYPE_CHECKING:
@@ -144,9 +146,17 @@ class XmailerReport:
     and :attr:`outside_window` how many padded-window rows fell outside the exact window.
     """
 
-    def __init__(self, hook: XmailerReportHook, request: HttpRequest, window: ReportWindow, strict: bool):
+    def __init__(
+        self,
+        hook: XmailerReportHook,
+        request: HttpRequest,
+        window: ReportWindow,
+        strict: bool,
+        row_filter: ReportFilter,
+    ):
         self._hook = hook
         self._request = request
+        self._filter = row_filter
         self.window = window
         self.strict = strict
         self.stats = ParseStats()
@@ -158,10 +168,10 @@ class XmailerReport:
             raise RuntimeError("an XmailerReport streams once; call get_report() again to re-read it")
         self._consumed = True
         for row in self._hook._stream_rows(self._request, self.strict, self._attach_stats):
-            if self.window.contains(row.delivered_at):
-                yield row
-            else:
+            if not self.window.contains(row.delivered_at):
                 self.outside_window += 1
+            elif self._filter.matches(row):
+                yield row
         if self.stats.malformed:
             self._hook.log.warning(
                 "xmailer report: %d malformed line(s) skipped (first ones: %s)",
@@ -209,7 +219,8 @@ class XmailerReportHook(_XmailerBaseHook):
         request = report_request(
             self.settings, window, status=status, recipient=recipient, sender=sender, queue_id=queue_id
         )
-        return XmailerReport(self, request, window, strict)
+        row_filter = ReportFilter(queue_id=queue_id, recipient=recipient, sender=sender)
+        return XmailerReport(self, request, window, strict, row_filter)
 
     async def aiter_report(
         self, start: datetime | str, end: datetime | str, *, queue_id: str | None = None
@@ -223,21 +234,22 @@ class XmailerReportHook(_XmailerBaseHook):
         settings = await self.aget_settings()
         window = ReportWindow.from_bounds(start, end, settings.timezone)
         request = report_request(settings, window, queue_id=queue_id)
+        wanted = ReportFilter(queue_id=queue_id)
         attempts = self._attempts()
         while True:
-            parser = ReportParser(settings.timezone)
+            parser = self._parser(strict=False)
             try:
                 async with self._async_driver.stream(request) as stream:
                     check_report_status(stream.status, stream.headers, settings.report_url)
                     async for chunk in stream.chunks():
                         for row in parser.feed(chunk):
-                            if window.contains(row.delivered_at):
+                            if window.contains(row.delivered_at) and wanted.matches(row):
                                 yield row
                 for row in parser.close():
-                    if window.contains(row.delivered_at):
+                    if window.contains(row.delivered_at) and wanted.matches(row):
                         yield row
                 return
-            except AttemptFailed as failed:
+            except (AttemptFailed, XmailerUnexpectedResponse) as failed:
                 await self._asleep(self._wait_after(attempts, failed, parser))
 
     def _stream_rows(
@@ -246,22 +258,32 @@ class XmailerReportHook(_XmailerBaseHook):
         """Stream the rows of ``request`` (sync), retried under the policy until the first row arrives."""
         attempts = self._attempts()
         while True:
-            parser = ReportParser(self.settings.timezone, strict=strict)
+            parser = self._parser(strict=strict)
             on_parser(parser)
             try:
                 with self._driver.stream(request) as stream:
                     check_report_status(stream.status, stream.headers, self.settings.report_url)
                     yield from parser.parse(stream.chunks())
                 return
-            except AttemptFailed as failed:
+            except (AttemptFailed, XmailerUnexpectedResponse) as failed:
                 self._sleep(self._wait_after(attempts, failed, parser))
 
     def _attempts(self) -> Attempts:
         return Attempts(self.settings.retry_policy, f"xmailer report {self.settings.report_url}")
 
+    def _parser(self, *, strict: bool) -> ReportParser:
+        return ReportParser(self.settings.timezone, strict=strict, secrets=[self.settings.password])
+
     @staticmethod
-    def _wait_after(attempts: Attempts, failed: AttemptFailed, parser: ReportParser) -> float:
-        """Rows already handed out cannot be taken back: once any arrived, a broken stream is final."""
+    def _wait_after(
+        attempts: Attempts, failed: AttemptFailed | XmailerUnexpectedResponse, parser: ReportParser
+    ) -> float:
+        """Rows already handed out cannot be taken back: once any arrived, a broken stream is final.
+
+        An HTML page instead of a report (a proxy's error page) is retried like any unreadable answer.
+        """
+        if isinstance(failed, XmailerUnexpectedResponse):
+            failed = AttemptFailed(FailureKind.MAYBE_SENT, failed)
         if parser.stats.rows:
             raise XmailerTransportError(
                 f"the report stream broke after {parser.stats.rows} rows: {failed.error}"
