@@ -46,20 +46,24 @@ def request_slots() -> asyncio.Semaphore:
     return slots
 
 
-def shared_async_client(tls: TlsSettings, *, timeout: float, connect_timeout: float) -> httpx.AsyncClient:
+def shared_async_client(
+    tls: TlsSettings, *, timeout: float, connect_timeout: float, proxy: str | None = None
+) -> httpx.AsyncClient:
     """The running loop's client for these settings (created on first use, reused afterwards).
 
     :param tls: the resolved TLS settings.
+    :param proxy: the proxy URL, if any.
     :param timeout: read timeout in seconds.
     :param connect_timeout: connect timeout in seconds.
     """
     per_loop = _CLIENTS.setdefault(asyncio.get_running_loop(), {})
-    key = (tls, timeout, connect_timeout)
+    key = (tls, timeout, connect_timeout, proxy)
     client = per_loop.get(key)
     if client is None or client.is_closed:
         client = httpx.AsyncClient(
             verify=tls.ssl_context(),
             trust_env=False,
+            proxy=proxy,
             follow_redirects=False,
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS),
@@ -85,7 +89,10 @@ class AsyncHttpDriver:
     def _client(self) -> httpx.AsyncClient:
         settings = self.settings
         return shared_async_client(
-            settings.tls, timeout=settings.timeout, connect_timeout=settings.connect_timeout
+            settings.tls,
+            timeout=settings.timeout,
+            connect_timeout=settings.connect_timeout,
+            proxy=settings.proxy,
         )
 
     async def send(self, request: HttpRequest) -> HttpResponse:

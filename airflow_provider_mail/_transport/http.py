@@ -59,6 +59,7 @@ class DriverSettings:
     :param timeout: seconds one whole call may take once connected (not one socket read).
     :param connect_timeout: seconds to establish the connection.
     :param tls: the resolved TLS settings.
+    :param proxy: the proxy URL for the endpoint, if the environment sets one.
     :param transport_error: the service's error for a failed request (e.g. ``Sender25TransportError``).
     :param configuration_error: the service's error for a misconfigured connection.
     :param redact: removes the connection's secrets from a text.
@@ -70,6 +71,7 @@ class DriverSettings:
     transport_error: Callable[..., MailProviderError]
     configuration_error: Callable[..., MailProviderError]
     redact: Callable[[str], str] = str
+    proxy: str | None = None
 
     def failure(self, kind: FailureKind, text: str, *, http_status: int | None = None) -> AttemptFailed:
         """A failed attempt of ``kind``, with the service's named error and no secret in its text.
@@ -93,3 +95,19 @@ class DriverSettings:
             "connection's `verify` extra (the path of a CA bundle that signs the server's certificate) "
             "or the server's certificate.",
         )
+
+
+def resolve_proxy(url: str) -> str | None:
+    """The proxy the environment sets for ``url`` (``HTTPS_PROXY``/``HTTP_PROXY``, honouring
+    ``NO_PROXY``), read once per connection and given to both drivers.
+
+    :param url: the endpoint's URL.
+    """
+    from urllib.parse import urlsplit
+    from urllib.request import getproxies_environment, proxy_bypass_environment  # type: ignore[attr-defined]
+
+    parts = urlsplit(url)
+    proxies = getproxies_environment()
+    if not proxies or proxy_bypass_environment(parts.hostname or "", proxies):
+        return None
+    return proxies.get(parts.scheme) or proxies.get("all")

@@ -48,21 +48,13 @@ def new_session(settings: DriverSettings, *, headers: dict[str, str] | None = No
     session.trust_env = False
     session.verify = settings.tls.requests_verify
     session.headers.update(headers or {})
+    if settings.proxy:
+        session.proxies = {"http": settings.proxy, "https": settings.proxy}
     adapter = HTTPAdapter(pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE, max_retries=0)
     adapter.poolmanager.pool_classes_by_scheme = dict(_guarded_pool_classes())
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
-
-
-def environment_proxies(url: str) -> dict[str, str]:
-    """The proxies the environment sets for ``url`` (read once per session).
-
-    :param url: the base URL.
-    """
-    import requests
-
-    return dict(requests.utils.get_environ_proxies(url))
 
 
 class SyncHttpDriver:

@@ -8,15 +8,11 @@ provably never reached the application; anything else raises :class:`AmbiguousSe
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from functools import cached_property
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mail import __version__
-from airflow_provider_mail._compat import BaseHook, get_async_connection, mask_secret
 from airflow_provider_mail._sender25.payload import (
     AttachmentLike,
     build_message_query,
@@ -30,24 +26,19 @@ from airflow_provider_mail._sender25.response import (
     interpret_response,
 )
 from airflow_provider_mail._shared.connection import Sender25ConnectionSettings, resolve_sender25_settings
-from airflow_provider_mail._shared.redact import Redactor
-from airflow_provider_mail._transport.async_driver import AsyncHttpDriver
 from airflow_provider_mail._transport.failures import AttemptFailed
-from airflow_provider_mail._transport.http import DriverSettings, HttpRequest
+from airflow_provider_mail._transport.http import HttpRequest
 from airflow_provider_mail._transport.retry import Attempts, SendIdentity
-from airflow_provider_mail._transport.sync_driver import SyncHttpDriver, environment_proxies, new_session
-from airflow_provider_mail._transport.tls import resolve_tls
 from airflow_provider_mail.exceptions import (
     Sender25AuthError,
     Sender25ConfigurationError,
     Sender25MessageNotFound,
     Sender25TransportError,
 )
+from airflow_provider_mail.hooks._base import MailServiceHook
 
 if TYPE_CHECKING:
     from email.message import Message
-
-    import requests
 
     from airflow_provider_mail._compat import Connection
 
@@ -63,7 +54,7 @@ MESSAGE_PATH = "/api/v1/messages/message"
 DELIVERIES_PATH = "/api/v1/messages/deliveries"
 
 
-class Sender25Hook(BaseHook):
+class Sender25Hook(MailServiceHook[Sender25ConnectionSettings]):
     """Talk to the Sender25 API with an Airflow connection of type ``sender25``.
 
     The API key is the connection's password. ``host`` is a host name or a full base URL (default
@@ -101,73 +92,30 @@ class Sender25Hook(BaseHook):
         self._timeout = timeout
         self._max_retries = max_retries
         self._retry_backoff = retry_backoff
-        self._sleep: Callable[[float], None] = time.sleep
-        self._asleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+    transport_error = Sender25TransportError
+    configuration_error = Sender25ConfigurationError
 
     # -- connection -------------------------------------------------------------------------------
-    @cached_property
-    def conn(self) -> Connection:
-        """The Airflow connection (fetched once, on first use)."""
-        return self.get_connection(self.sender25_conn_id)
-
-    @cached_property
-    def settings(self) -> Sender25ConnectionSettings:
-        """The validated connection settings (base URL, key, timeouts, retries)."""
-        settings = resolve_sender25_settings(
-            self.conn, timeout=self._timeout, max_retries=self._max_retries, retry_backoff=self._retry_backoff
-        )
-        for form in Redactor([settings.api_key]).forms:
-            mask_secret(form)
-        return settings
-
-    @cached_property
-    def driver_settings(self) -> DriverSettings:
-        """Timeouts, TLS and error names shared by the sync and async drivers."""
-        settings = self.settings
-        return DriverSettings(
-            timeout=settings.timeout,
-            connect_timeout=settings.connect_timeout,
-            tls=resolve_tls(settings.verify),
-            transport_error=Sender25TransportError,
-            configuration_error=Sender25ConfigurationError,
-            redact=Redactor([settings.api_key]),
+    def _resolve_settings(self, conn: Connection) -> Sender25ConnectionSettings:
+        return resolve_sender25_settings(
+            conn, timeout=self._timeout, max_retries=self._max_retries, retry_backoff=self._retry_backoff
         )
 
-    @cached_property
-    def session(self) -> requests.Session:
-        """One pooled keep-alive session for every sync call of this hook (with the key header)."""
-        session = new_session(self.driver_settings, headers=self._request_headers())
-        session.proxies.update(environment_proxies(self.settings.base_url))
-        return session
+    def _secrets(self, settings: Sender25ConnectionSettings) -> list[str]:
+        return [settings.api_key]
 
-    @cached_property
-    def _driver(self) -> SyncHttpDriver:
-        return SyncHttpDriver(self.session, self.driver_settings)
+    def _endpoint(self, settings: Sender25ConnectionSettings) -> str:
+        return settings.base_url
 
-    @cached_property
-    def _async_driver(self) -> AsyncHttpDriver:
-        return AsyncHttpDriver(self.driver_settings)
-
-    def get_conn(self) -> requests.Session:
-        """Return the configured :class:`requests.Session` (Airflow's hook convention)."""
-        return self.session
+    def _session_headers(self) -> dict[str, str]:
+        # the key is a session default too, for users who call get_conn() directly
+        return self._request_headers()
 
     @property
     def from_email(self) -> str | None:
         """The connection's default sender (extra ``from_email``), if set."""
         return self.settings.from_email
-
-    def close(self) -> None:
-        """Close the pooled connections."""
-        if "session" in self.__dict__:
-            self.session.close()
-            del self.__dict__["session"]
-
-    def __enter__(self) -> Sender25Hook:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # -- public API -------------------------------------------------------------------------------
     def send_message(
@@ -321,21 +269,6 @@ class Sender25Hook(BaseHook):
         :param message_id: the per-server message id.
         """
         return await self._acall(DELIVERIES_PATH, _deliveries_query(message_id), expect_list)
-
-    async def aget_settings(self) -> Sender25ConnectionSettings:
-        """Fetch the connection without blocking the event loop, then validate it (cached)."""
-        if "settings" not in self.__dict__:
-            self.__dict__["conn"] = await get_async_connection(self.sender25_conn_id)
-        return self.settings
-
-    async def aclose(self) -> None:
-        """Nothing to release: async calls use the event loop's shared client (see ``async_driver``)."""
-
-    async def __aenter__(self) -> Sender25Hook:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
     # -- transport: the core decides, the drivers move bytes ---------------------------------------
     def _call(

@@ -8,23 +8,15 @@ Both use the provider's one retry policy (:class:`~airflow_provider_mail._transp
 
 from __future__ import annotations
 
-import asyncio
 import smtplib
 import ssl
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime, timezone
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_mail._compat import BaseHook, get_async_connection, mask_secret
-from airflow_provider_mail._shared.redact import Redactor
-from airflow_provider_mail._transport.async_driver import AsyncHttpDriver
 from airflow_provider_mail._transport.failures import AttemptFailed, FailureKind, is_tls_verification_failure
-from airflow_provider_mail._transport.http import DriverSettings, HttpRequest
+from airflow_provider_mail._transport.http import HttpRequest
 from airflow_provider_mail._transport.retry import Attempts, SendIdentity
-from airflow_provider_mail._transport.sync_driver import SyncHttpDriver, new_session
-from airflow_provider_mail._transport.tls import resolve_tls
 from airflow_provider_mail._xmailer.connection import XmailerConnectionSettings, resolve_xmailer_settings
 from airflow_provider_mail._xmailer.report_filter import ReportFilter
 from airflow_provider_mail._xmailer.report_parser import ParseStats, ReportParser, ReportRow
@@ -39,10 +31,9 @@ from airflow_provider_mail.exceptions import (
     XmailerTransportError,
     XmailerUnexpectedResponse,
 )
+from airflow_provider_mail.hooks._base import MailServiceHook
 
 if TYPE_CHECKING:
-    import requests
-
     from airflow_provider_mail._compat import Connection
     from airflow_provider_mail._shared.mime import BuiltMessage
 
@@ -55,7 +46,7 @@ WHERE_TO_LOOK = (
 )
 
 
-class _XmailerBaseHook(BaseHook):
+class _XmailerBaseHook(MailServiceHook[XmailerConnectionSettings]):
     """Connection handling shared by the report and SMTP hooks."""
 
     conn_name_attr = "xmailer_conn_id"
@@ -63,45 +54,24 @@ class _XmailerBaseHook(BaseHook):
     conn_type = "xmailer"
     hook_name = "xmailer"
 
+    transport_error = XmailerTransportError
+    configuration_error = XmailerConfigurationError
+
     def __init__(
         self, xmailer_conn_id: str = default_conn_name, *, max_retries: int | None = None, **kwargs: Any
     ):
         super().__init__(**kwargs)
         self.xmailer_conn_id = xmailer_conn_id
         self._max_retries = max_retries
-        self._sleep: Callable[[float], None] = time.sleep
-        self._asleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
-    @cached_property
-    def conn(self) -> Connection:
-        """The Airflow connection (fetched on first use)."""
-        return self.get_connection(self.xmailer_conn_id)
+    def _resolve_settings(self, conn: Connection) -> XmailerConnectionSettings:
+        return resolve_xmailer_settings(conn, max_retries=self._max_retries)
 
-    @cached_property
-    def settings(self) -> XmailerConnectionSettings:
-        """The validated connection settings."""
-        settings = resolve_xmailer_settings(self.conn, max_retries=self._max_retries)
-        for form in Redactor([settings.password]).forms:
-            mask_secret(form)
-        return settings
+    def _secrets(self, settings: XmailerConnectionSettings) -> list[str]:
+        return [settings.password]
 
-    @cached_property
-    def redact(self) -> Redactor:
-        """Removes the connection's password or token from any text, in every form."""
-        return Redactor([self.settings.password])
-
-    @cached_property
-    def driver_settings(self) -> DriverSettings:
-        """Timeouts, TLS and error names shared by the sync and async report drivers."""
-        settings = self.settings
-        return DriverSettings(
-            timeout=settings.timeout,
-            connect_timeout=settings.connect_timeout,
-            tls=resolve_tls(settings.verify),
-            transport_error=XmailerTransportError,
-            configuration_error=XmailerConfigurationError,
-            redact=self.redact,
-        )
+    def _endpoint(self, settings: XmailerConnectionSettings) -> str:
+        return settings.report_url
 
     def test_connection(self) -> tuple[bool, str]:
         """Check both halves of the connection without sending mail; never raises.
@@ -117,12 +87,6 @@ class _XmailerBaseHook(BaseHook):
             except Exception as err:
                 results.append((False, f"{name}: {type(err).__name__}: {self.redact(str(err))}"))
         return all(ok for ok, _ in results), "; ".join(text for _, text in results)
-
-    async def aget_settings(self) -> XmailerConnectionSettings:
-        """Fetch the connection without blocking the event loop, then validate it (cached)."""
-        if "settings" not in self.__dict__:
-            self.__dict__["conn"] = await get_async_connection(self.xmailer_conn_id)
-        return self.settings
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
@@ -289,19 +253,6 @@ class XmailerReportHook(_XmailerBaseHook):
                 f"the report stream broke after {parser.stats.rows} rows: {failed.error}"
             ) from failed.error
         return attempts.wait_after(failed)
-
-    @cached_property
-    def session(self) -> requests.Session:
-        """One pooled session for the hook's report requests."""
-        return new_session(self.driver_settings)
-
-    @cached_property
-    def _driver(self) -> SyncHttpDriver:
-        return SyncHttpDriver(self.session, self.driver_settings)
-
-    @cached_property
-    def _async_driver(self) -> AsyncHttpDriver:
-        return AsyncHttpDriver(self.driver_settings)
 
 
 class XmailerSmtpHook(_XmailerBaseHook):
