@@ -130,7 +130,10 @@ def stack(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[AirflowStack]:
     """The running Airflow stack (started once per session, stopped at its end)."""
-    home = tmp_path_factory.mktemp("af-real-home")
+    # A fixed home (empty or new) keeps the logs for a look after the session.
+    chosen = os.environ.get("MAIL_PROVIDER_REAL_SERVICES_HOME")
+    home = Path(chosen) if chosen else tmp_path_factory.mktemp("af-real-home")
+    home.mkdir(parents=True, exist_ok=True)
     env = {
         "AIRFLOW_CONN_SENDER25_DEFAULT": sender25_service.airflow_connection(),
         "AIRFLOW_CONN_XMAILER_DEFAULT": xmailer_service[0].airflow_connection(),
