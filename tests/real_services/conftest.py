@@ -1,4 +1,5 @@
-"""Fixtures of the real-services tests: one Airflow stack and one emulator per service, per session.
+"""Fixtures of the real-services tests: one Airflow stack and one emulator per service, shared by
+every test of this package.
 
 The emulators run in this test process and outlive the stack (fixture order: they are set up
 first, torn down last); the services reach them through ``AIRFLOW_CONN_*`` variables. Tests share
@@ -111,25 +112,26 @@ class Mailbox:
         return xcom["queue_id"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def sender25_service() -> Iterator[Sender25Emulator]:
     with Sender25Emulator() as emulator:
         yield emulator
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def xmailer_service() -> Iterator[tuple[XmailerEmulator, SmtpAnswerHold]]:
     with XmailerEmulator() as emulator:
         yield emulator, SmtpAnswerHold(emulator)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(
     sender25_service: Sender25Emulator,
     xmailer_service: tuple[XmailerEmulator, SmtpAnswerHold],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[AirflowStack]:
-    """The running Airflow stack (started once per session, stopped at its end)."""
+    """The running Airflow stack: started by the first test of this package, stopped after its last
+    (package scope, so the rest of the suite does not run beside an idle scheduler)."""
     # A fixed home (empty or new) keeps the logs for a look after the session.
     chosen = os.environ.get("MAIL_PROVIDER_REAL_SERVICES_HOME")
     home = Path(chosen) if chosen else tmp_path_factory.mktemp("af-real-home")

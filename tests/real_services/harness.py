@@ -66,7 +66,11 @@ class Timings:
 
 
 def wait_for(
-    what: str, probe: Callable[[], Any], timeout: float, interval: float = 0.25, describe: Callable[[], str] = str
+    what: str,
+    probe: Callable[[], Any],
+    timeout: float,
+    interval: float = 0.25,
+    describe: Callable[[], str] = str,
 ) -> Any:
     """Call ``probe`` until it returns something truthy; return that.
 
@@ -88,7 +92,9 @@ def wait_for(
             return result
         if time.monotonic() >= deadline:
             seen = describe() if describe is not str else ""
-            raise StackError(f"timed out after {timeout:.0f}s waiting for {what}; last error: {last_error!r} {seen}")
+            raise StackError(
+                f"timed out after {timeout:.0f}s waiting for {what}; last error: {last_error!r} {seen}"
+            )
         time.sleep(interval)
 
 
@@ -131,7 +137,12 @@ def _version_env(api_port: int) -> dict[str, str]:
     # Airflow 2 refuses LocalExecutor on SQLite unless told that a test knows what it does (the
     # switch Airflow's own test suite uses). Our tests run one or two tasks at a time, which SQLite
     # serialises well enough; Postgres is not available on the CI machines.
-    return {"_AIRFLOW__SKIP_DATABASE_EXECUTOR_COMPATIBILITY_CHECK": "1"}
+    return {
+        "_AIRFLOW__SKIP_DATABASE_EXECUTOR_COMPATIBILITY_CHECK": "1",
+        # A SIGKILLed task leaves its task instance "running" until the scheduler's zombie check
+        # (every 10 s by default) fails it; look every 2 s so a retry starts soon after a kill.
+        "AIRFLOW__SCHEDULER__ZOMBIE_DETECTION_INTERVAL": "2",
+    }
 
 
 class AirflowStack:
@@ -160,8 +171,8 @@ class AirflowStack:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            # The default 32 pre-forks 32 idle workers on Airflow 3.
-            "AIRFLOW__CORE__PARALLELISM": "4",
+            # The default 32 pre-forks 32 idle workers on Airflow 3; the tests run one task at a time.
+            "AIRFLOW__CORE__PARALLELISM": "2",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
@@ -236,7 +247,9 @@ class AirflowStack:
         """Raise if a service died (its output tail says why)."""
         for name, proc in self._procs.items():
             if proc.poll() is not None:
-                raise StackError(f"{name} exited with {proc.returncode}:\n{self.service_output(name)[-3000:]}")
+                raise StackError(
+                    f"{name} exited with {proc.returncode}:\n{self.service_output(name)[-3000:]}"
+                )
 
     def service_output(self, name: str) -> str:
         """What a service printed so far."""
@@ -259,7 +272,9 @@ class AirflowStack:
 
     def wait_dag(self, dag_id: str, timeout: float = 90) -> None:
         """Wait until the DAG is parsed, serialized and unpaused."""
-        wait_for(f"DAG {dag_id} to be parsed", lambda: self.client.dag_ready(dag_id), timeout, 0.5, self._tail)
+        wait_for(
+            f"DAG {dag_id} to be parsed", lambda: self.client.dag_ready(dag_id), timeout, 0.5, self._tail
+        )
 
     def trigger(self, dag_id: str, conf: Mapping[str, Any] | None = None) -> str:
         """Start a manual run of ``dag_id`` with ``conf``; return its run id."""
@@ -286,7 +301,9 @@ class AirflowStack:
         """The task instance's current try number and state."""
         return self.client.task_state(dag_id, run_id, task_id)
 
-    def wait_task(self, dag_id: str, run_id: str, task_id: str, states: Iterable[str], timeout: float = 90) -> TaskTry:
+    def wait_task(
+        self, dag_id: str, run_id: str, task_id: str, states: Iterable[str], timeout: float = 90
+    ) -> TaskTry:
         """Wait until the task instance is in one of ``states``."""
         wanted = set(states)
 
@@ -445,7 +462,9 @@ class CliSqliteClient:
 
     def tries(self, dag_id: str, run_id: str, task_id: str) -> list[TaskTry]:
         where = "dag_id = ? AND run_id = ? AND task_id = ? AND map_index = -1"
-        history = self._rows(f"SELECT try_number, state FROM task_instance_history WHERE {where}", dag_id, run_id, task_id)
+        history = self._rows(
+            f"SELECT try_number, state FROM task_instance_history WHERE {where}", dag_id, run_id, task_id
+        )
         rows = {number: TaskTry(number, state) for number, state in history}
         current = self.task_state(dag_id, run_id, task_id)
         if current.state != "up_for_retry":  # already in the history, as on Airflow 3
@@ -464,6 +483,8 @@ class CliSqliteClient:
 
     def clear(self, dag_id: str, run_id: str, task_id: str) -> None:
         # `tasks clear` selects runs by logical date; this run's is the only one at that instant.
-        (logical_date,) = self._rows("SELECT execution_date FROM dag_run WHERE dag_id = ? AND run_id = ?", dag_id, run_id)[0]
+        (logical_date,) = self._rows(
+            "SELECT execution_date FROM dag_run WHERE dag_id = ? AND run_id = ?", dag_id, run_id
+        )[0]
         when = str(logical_date).replace(" ", "T")
         self.stack.airflow("tasks", "clear", "-y", "-t", f"^{task_id}$", "-s", when, "-e", when, dag_id)

@@ -73,7 +73,9 @@ def test_cleared_succeeded_task_sends_again(stack: AirflowStack, start_run, mail
     assert all(second[r] != first[r] for r in run.recipients)
 
 
-def test_killed_after_the_send_returned_reuses_the_first_ids(stack: AirflowStack, start_run, mailbox: Mailbox):
+def test_killed_after_the_send_returned_reuses_the_first_ids(
+    stack: AirflowStack, start_run, mailbox: Mailbox
+):
     run = start_run(mailbox.name, "stall")
     pid = run.wait_marker("try1.sent")
     first = stored_once(mailbox, run)
@@ -122,7 +124,9 @@ def test_killed_while_the_answer_is_held_fails_ambiguous(stack: AirflowStack, st
 
 def test_killed_while_the_answer_is_held_resends_when_asked(stack: AirflowStack, start_run, mailbox: Mailbox):
     if not LEDGER:
-        pytest.xfail("needs the send ledger (branch `ledger`): no on_unknown_outcome, no DAG rs_*_inflight_resend")
+        pytest.xfail(
+            "needs the send ledger (branch `ledger`): no on_unknown_outcome, no DAG rs_*_inflight_resend"
+        )
     mailbox.hold_next_send()
     run = start_run(mailbox.name, "inflight_resend")
     pid = run.wait_marker("try1.started")
