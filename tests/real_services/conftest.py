@@ -234,13 +234,13 @@ def start_run(stack: AirflowStack) -> Iterator[Any]:
 
 @pytest.fixture(autouse=True)
 def _measure_each_test(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Per-test wall time, and the stack's peak resident memory sampled at each test's end."""
+    """Per-test wall time, and the stack's peak memory (PSS) sampled at each test's end."""
     began = time.monotonic()
     yield
     _STATS.setdefault("per_test", {})[request.node.name] = time.monotonic() - began
     running = request.node.funcargs.get("stack")
     if isinstance(running, AirflowStack):
-        _STATS["rss_mib"] = max(_STATS.get("rss_mib", 0.0), running.rss_bytes() / 2**20)
+        _STATS["pss_mib"] = max(_STATS.get("pss_mib", 0.0), running.memory_bytes() / 2**20)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -249,11 +249,11 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     write = terminalreporter.write_line
     write(
         "real services: db migrate {:.1f}s, services healthy {:.1f}s after start, stop {:.1f}s, "
-        "peak RSS at test ends {:.0f} MiB".format(
+        "peak PSS sampled at test ends {:.0f} MiB".format(
             _STATS.get("migrate_seconds", 0),
             _STATS.get("start_seconds", 0),
             _STATS.get("stop_seconds", 0),
-            _STATS.get("rss_mib", 0),
+            _STATS.get("pss_mib", 0),
         )
     )
     for name, seconds in _STATS["per_test"].items():

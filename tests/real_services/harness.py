@@ -61,7 +61,6 @@ class Timings:
 
     migrate: float = 0.0
     healthy: float = 0.0
-    rss_bytes: int = 0
     per_test: dict[str, float] = field(default_factory=dict)
 
 
@@ -255,16 +254,22 @@ class AirflowStack:
         """What a service printed so far."""
         return self._logs[name].read_text(errors="replace") if name in self._logs else ""
 
-    def rss_bytes(self) -> int:
-        """Resident memory of every process in the services' groups (services, workers, tasks)."""
+    def memory_bytes(self) -> int:
+        """Proportional set size (PSS) of every process in the services' groups (services, executor
+        workers, task processes): pages shared after a fork count once, unlike summed RSS."""
         groups = {proc.pid for proc in self._procs.values()}
         total = 0
-        for status in Path("/proc").glob("[0-9]*/stat"):
+        for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
-                fields = status.read_text().rsplit(")", 1)[1].split()
-                if int(fields[2]) in groups:  # field 5 of stat: the process group id
-                    total += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")  # field 24: rss pages
-            except (OSError, IndexError, ValueError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if int(fields[2]) not in groups:  # field 5 of stat: the process group id
+                    continue
+                rollup = (stat.parent / "smaps_rollup").read_text()
+                pss_kib = next(
+                    int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")
+                )
+                total += pss_kib * 1024
+            except (OSError, IndexError, ValueError, StopIteration):
                 continue
         return total
 
