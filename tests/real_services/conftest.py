@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import os
 import signal
 import threading
@@ -36,10 +35,12 @@ _STATS: dict[str, Any] = {}
 
 
 def ledger_present() -> bool:
-    """Whether the send ledger has landed (the operators take ``on_unknown_outcome``)."""
+    """Whether the send ledger has landed (the operators take ``on_unknown_outcome``); the DAG file
+    decides the same way whether to create the ``_resend`` DAGs."""
     from airflow_provider_mail.operators.sender25 import Sender25SendEmailOperator
+    from tests.real_services.dags.rs_send_scenarios import supports_unknown_outcome
 
-    return "on_unknown_outcome" in inspect.signature(Sender25SendEmailOperator.__init__).parameters
+    return supports_unknown_outcome(Sender25SendEmailOperator)
 
 
 class SmtpAnswerHold:

@@ -87,8 +87,12 @@ SCENARIOS = ("plain", "stall", "inflight", "inflight_resend", "raise", "timeout"
 
 
 def supports_unknown_outcome(operator: type) -> bool:
-    """Whether the operator takes ``on_unknown_outcome`` (the send ledger)."""
-    return "on_unknown_outcome" in inspect.signature(operator.__init__).parameters
+    """Whether the operator takes ``on_unknown_outcome`` (the send ledger), in any of its classes."""
+    return any(
+        "on_unknown_outcome" in inspect.signature(klass.__init__).parameters
+        for klass in operator.__mro__
+        if "__init__" in vars(klass)
+    )
 
 
 for _service, (_operator, _base, _sender) in OPERATORS.items():
