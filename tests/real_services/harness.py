@@ -90,7 +90,7 @@ def wait_for(
         if result:
             return result
         if time.monotonic() >= deadline:
-            seen = describe() if describe is not str else ""
+            seen = describe() if describe is not None else ""
             raise StackError(
                 f"timed out after {timeout:.0f}s waiting for {what}; last error: {last_error!r} {seen}"
             )
