@@ -312,9 +312,14 @@ class XmailerSmtpHook(_XmailerBaseHook):
     def _attempt(self, built: BuiltMessage, data: bytes) -> dict[str, Any]:
         client = self._connect()
         try:
-            return self._transaction(client, built, data)
-        finally:
-            _quit_quietly(client)
+            result = self._transaction(client, built, data)
+        except BaseException:
+            # interrupted (a failure, or Airflow's execution_timeout): drop the line, do not wait
+            # for the relay to answer a polite QUIT
+            client.close()
+            raise
+        _quit_quietly(client)
+        return result
 
     def _failure(self, kind: FailureKind, text: str, err: BaseException) -> AttemptFailed:
         if is_tls_verification_failure(err):
