@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from airflow_provider_mail._shared.addresses import validated_headers
 from airflow_provider_mail._shared.attachments import DEFAULT_MAX_ATTACHMENT_BYTES, load_attachments
 from airflow_provider_mail._shared.task_context import TRACE_HEADER, resolve_from_email, trace_header_value
 from airflow_provider_mail.operators._exactly_once import SendOnceOperator
@@ -112,6 +113,6 @@ class ComposeEmailOperator(SendOnceOperator):
             "subject": self.subject,
             "plain_body": self.plain_body,
             "html_body": self.html_body,
-            "headers": {**(self.headers or {}), TRACE_HEADER: trace_header_value(context)},
+            "headers": {**validated_headers(self.headers), TRACE_HEADER: trace_header_value(context)},
             "attachments": load_attachments(self.attachments, max_total_bytes=self.max_attachment_size),
         }

@@ -8,7 +8,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_mail._shared.raw_message import load_raw_message, prepare_raw_message
+from airflow_provider_mail._shared.raw_message import (
+    eml_template_not_utf8,
+    load_raw_message,
+    prepare_raw_message,
+)
 from airflow_provider_mail._shared.task_context import TRACE_HEADER, trace_header_value
 from airflow_provider_mail.hooks.sender25 import Sender25Hook
 from airflow_provider_mail.operators._compose import COMPOSE_TEMPLATE_FIELDS, ComposeEmailOperator
@@ -144,6 +148,15 @@ class Sender25SendRawOperator(SendOnceOperator):
     def hook(self) -> Sender25Hook:
         """The Sender25 hook (created on first use, never in ``__init__``)."""
         return Sender25Hook(sender25_conn_id=self.sender25_conn_id)
+
+    def render_template(self, content: Any, *args: Any, **kwargs: Any) -> Any:
+        """Render as Airflow does; an ``.eml`` template that is not UTF-8 is a named error, not Jinja's."""
+        try:
+            return super().render_template(content, *args, **kwargs)
+        except UnicodeDecodeError as err:
+            if isinstance(content, str) and content.endswith(".eml"):
+                raise eml_template_not_utf8(content, err) from None
+            raise
 
     def execute(self, context: Context) -> dict[str, Any]:
         return self.send_once(context, lambda: self.prepare_send(context))

@@ -356,3 +356,27 @@ def test_raw_operator_refuses_messages_without_from_before_sending(sender25_conn
         )
     assert info.value.code == code
     assert sender25_conn.requests == []
+
+
+def test_raw_operator_names_an_eml_template_that_is_not_utf8(sender25_conn, tmp_path):
+    """Issue 10 item 12: Jinja's raw UnicodeDecodeError becomes a named error that says what to do."""
+    (tmp_path / "latin1.eml").write_bytes("From: n@example.com\nSubject: Olá\n\nCorpo\n".encode("latin-1"))
+    dag = DAG("raw_latin1", schedule=None, template_searchpath=[str(tmp_path)])
+    operator = make(
+        Sender25SendRawOperator,
+        dag=dag,
+        mail_from="n@example.com",
+        rcpt_to="a@example.org",
+        message="latin1.eml",
+    )
+    with pytest.raises(MailValidationError, match="not UTF-8"):
+        run(operator)
+    assert sender25_conn.requests == []
+
+
+@pytest.mark.parametrize("headers", [["X-A: 1"], "X-A: 1", 42])
+def test_headers_that_are_not_a_mapping_are_a_named_error(sender25_conn, headers):
+    with pytest.raises(MailValidationError) as info:
+        run(make(headers=headers))
+    assert info.value.code == "InvalidArgument"
+    assert sender25_conn.requests == []
