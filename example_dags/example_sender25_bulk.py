@@ -1,4 +1,8 @@
-"""One message per recipient with dynamic task mapping over a list produced upstream."""
+"""One message per recipient with dynamic task mapping over a list produced upstream, then one gate.
+
+The delivery sensor takes the mapped send's output as it is (Airflow hands it over as a lazy
+sequence of every mapped XCom) and waits until all the messages are delivered.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from datetime import datetime
 
 from airflow_provider_mail._compat import dag, task
 from airflow_provider_mail.operators.sender25 import Sender25SendEmailOperator
+from airflow_provider_mail.sensors.delivery import Sender25DeliverySensor
 
 
 @dag(
@@ -38,7 +43,7 @@ def example_sender25_bulk():
     customers = customers_to_notify()
 
     # [START howto_operator_sender25_mapped]
-    Sender25SendEmailOperator.partial(
+    shipping = Sender25SendEmailOperator.partial(
         task_id="notify_customer",
         from_email="Acme <news@example.com>",
         subject="Seu pedido foi enviado",
@@ -50,6 +55,15 @@ def example_sender25_bulk():
         task_id="thank_vip", from_email="Acme <news@example.com>", tag="vip"
     ).expand_kwargs(vip_messages(customers))
     # [END howto_operator_sender25_mapped]
+
+    # [START howto_sensor_sender25_mapped_gate]
+    Sender25DeliverySensor(
+        task_id="wait_until_delivered",
+        messages=shipping.output,  # every mapped send's XCom, as is
+        poke_interval=2,
+        timeout=600,
+    )
+    # [END howto_sensor_sender25_mapped_gate]
 
 
 example_sender25_bulk()

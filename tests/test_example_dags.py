@@ -42,7 +42,9 @@ def test_example_send_delivers_the_invoice_with_template_bodies_attachment_cc_an
 
 
 def test_example_bulk_maps_over_100_recipients_and_sends_exactly_100_messages(dags_test, sender25_emulator):
-    dags_test("example_sender25_bulk", conf={"count": 100})
+    """The gate at the end takes the mapped sends' lazy XCom sequence as is (issue 10 item 1)."""
+    output = dags_test("example_sender25_bulk", conf={"count": 100})
+    assert "sender25 delivery: all 100 message(s) delivered" in output, output[-3000:]
     vip = [m for m in sender25_emulator.messages() if m.tag == "vip"]
     assert sorted(m.subject for m in vip) == [f"Obrigado, Cliente {n}!" for n in (1, 2, 3)]  # expand_kwargs
     messages = [m for m in sender25_emulator.messages() if m.tag == "shipping"]
