@@ -199,6 +199,16 @@ def variable_keys(prefix: str) -> list[str]:
     return [row[0] for row in rows]
 
 
+def base_notifier_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments ``BaseNotifier.__init__`` accepts on this Airflow (``context=`` since 3.1).
+
+    Before 3.1 it takes none, so they are dropped, as the official notifiers do.
+
+    :param kwargs: what the notifier's caller passed on.
+    """
+    return kwargs if AIRFLOW_V_3_1_PLUS else {}
+
+
 def provider_info_schema_path() -> str:
     """Return the path of the installed Airflow's ``provider_info.schema.json`` (used by tests)."""
     import os
@@ -225,6 +235,7 @@ __all__: list[Any] = [
     "PokeReturnValue",
     "TaskDeferred",
     "airflow_email_from_address",
+    "base_notifier_kwargs",
     "dag",
     "default_deferrable",
     "delete_variable",

@@ -1,6 +1,7 @@
 """Provider metadata read by Airflow's ProvidersManager (entry point ``apache_airflow_provider``).
 
 Kept import-free: Airflow 3.2+ builds the connection form from this dict without importing the hook.
+The form itself is declared once, in :mod:`airflow_provider_mail._shared.fields`.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_mail import __version__
+from airflow_provider_mail._shared.fields import CONNECTION_FORMS
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -39,136 +41,24 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "notifications": ["airflow_provider_mail.notifications.sender25.Sender25Notifier"],
         "connection-types": [
-            {
-                "connection-type": "sender25",
-                "hook-class-name": "airflow_provider_mail.hooks.sender25.Sender25Hook",
-                "hook-name": "Sender25",
-                "ui-field-behaviour": {
-                    "hidden-fields": ["login", "extra"],
-                    "relabeling": {
-                        "password": "API key (X-Server-API-Key)",
-                        "host": "Host or base URL",
-                        "schema": "Scheme",
-                    },
-                    "placeholders": {
-                        "host": "br-app.sender25.com (default) or https://br-app.sender25.com",
-                        "schema": "https",
-                        "password": "server API key from the Sender25 panel",
-                        "from_email": "Acme <noreply@acme.com.br>",
-                        "timeout": "30",
-                        "connect_timeout": "10",
-                        "max_retries": "3",
-                        "retry_backoff": "1.0",
-                        "verify": "true, false or /path/to/ca-bundle.pem",
-                    },
-                },
-                "conn-fields": {
-                    "from_email": {
-                        "label": "Default From address",
-                        "description": "Sender used when a task gives none.",
-                        "schema": {"type": ["string", "null"]},
-                    },
-                    "timeout": {
-                        "label": "Read timeout (s)",
-                        "description": "Seconds to wait for an answer (default 30).",
-                        "schema": {"type": ["number", "null"], "default": 30},
-                    },
-                    "connect_timeout": {
-                        "label": "Connect timeout (s)",
-                        "description": "Seconds to wait for a connection (default 10).",
-                        "schema": {"type": ["number", "null"], "default": 10},
-                    },
-                    "max_retries": {
-                        "label": "Max retries",
-                        "description": "Retries of reads and of sends that never reached the API (3).",
-                        "schema": {"type": ["integer", "null"], "default": 3, "minimum": 0},
-                    },
-                    "retry_backoff": {
-                        "label": "Retry backoff (s)",
-                        "description": "First backoff step; doubles on every retry (1.0).",
-                        "schema": {"type": ["number", "null"], "default": 1.0},
-                    },
-                    "verify": {
-                        "label": "Verify TLS",
-                        "description": "true (default), false, or the path of a CA bundle.",
-                        "schema": {"type": ["string", "null"]},
-                    },
-                    "allow_insecure_http": {
-                        "label": "Allow plain http",
-                        "description": "Permit http to a non-loopback host (not advised).",
-                        "schema": {"type": ["boolean", "null"], "default": False},
-                    },
-                },
-            },
-            {
-                "connection-type": "xmailer",
-                "hook-class-name": "airflow_provider_mail.hooks.xmailer.XmailerReportHook",
-                "hook-name": "xmailer",
-                "ui-field-behaviour": {
-                    "hidden-fields": ["extra"],
-                    "relabeling": {
-                        "login": "SMTP user (usuario_smtp)",
-                        "password": "SMTP password, or report token",
-                        "host": "Report host or base URL",
-                        "schema": "Scheme",
-                    },
-                    "placeholders": {
-                        "host": "api.xmailer.com.br (default)",
-                        "schema": "https",
-                        "login": "user from the xmailer panel",
-                        "smtp_host": "smtp.xmailer.com.br",
-                        "smtp_port": "587",
-                        "timezone": "America/Sao_Paulo",
-                        "report_path": "/http/report.php",
-                    },
-                },
-                "conn-fields": {
-                    "auth": {
-                        "label": "Report auth",
-                        "description": "password (user + password, default) or token (token_auth).",
-                        "schema": {"type": ["string", "null"], "enum": ["password", "token", None]},
-                    },
-                    "report_path": {
-                        "label": "Report path",
-                        "description": "Path of the report endpoint (default /http/report.php).",
-                        "schema": {"type": ["string", "null"]},
-                    },
-                    "timezone": {
-                        "label": "Service time zone",
-                        "description": "Time zone of report times (default America/Sao_Paulo).",
-                        "schema": {"type": ["string", "null"]},
-                    },
-                    "smtp_host": {
-                        "label": "SMTP host",
-                        "description": "The relay host (default smtp.xmailer.com.br).",
-                        "schema": {"type": ["string", "null"]},
-                    },
-                    "smtp_port": {
-                        "label": "SMTP port",
-                        "description": "587 for STARTTLS (default) or 465 for implicit TLS.",
-                        "schema": {"type": ["integer", "null"], "default": 587},
-                    },
-                    "smtp_tls": {
-                        "label": "SMTP TLS",
-                        "description": "starttls, ssl or none (none only to loopback).",
-                        "schema": {"type": ["string", "null"], "enum": ["starttls", "ssl", "none", None]},
-                    },
-                    "from_email": {
-                        "label": "Default From address",
-                        "description": "Sender used when a task gives none.",
-                        "schema": {"type": ["string", "null"]},
-                    },
-                    "timeout": {
-                        "label": "Timeout (s)",
-                        "description": "Seconds to wait for the report or the relay (default 60).",
-                        "schema": {"type": ["number", "null"], "default": 60},
-                    },
-                    "max_retries": {
-                        "label": "Max retries",
-                        "description": "Retries of report requests and SMTP connects (3).",
-                        "schema": {"type": ["integer", "null"], "default": 3, "minimum": 0},
-                    },
-                },
-            },
+            _connection_type("sender25", "airflow_provider_mail.hooks.sender25.Sender25Hook", "Sender25"),
+            _connection_type("xmailer", "airflow_provider_mail.hooks.xmailer.XmailerReportHook", "xmailer"),
         ],
+    }
+
+
+def _connection_type(conn_type: str, hook_class_name: str, hook_name: str) -> dict[str, Any]:
+    """One ``connection-types`` entry, its form generated from the single declaration in ``fields``.
+
+    :param conn_type: the connection type.
+    :param hook_class_name: the dotted path of the hook Airflow registers for it.
+    :param hook_name: the name shown in the connection type list.
+    """
+    form = CONNECTION_FORMS[conn_type]
+    return {
+        "connection-type": conn_type,
+        "hook-class-name": hook_class_name,
+        "hook-name": hook_name,
+        "ui-field-behaviour": form.provider_info_behaviour(),
+        "conn-fields": form.conn_fields(),
     }

@@ -47,7 +47,9 @@ def example_sender25_bulk():
         task_id="notify_customer",
         from_email="Acme <news@example.com>",
         subject="Seu pedido foi enviado",
-        plain_body="Olá! Seu pedido saiu para entrega em {{ ds }}.",
+        # A run triggered without a logical date (Airflow 3) has no `ds`: fall back to its run_after.
+        plain_body="Olá! Seu pedido saiu para entrega em "
+        "{{ ds if ds is defined else dag_run.run_after | ds }}.",
         tag="shipping",
     ).expand(to=customers)
 

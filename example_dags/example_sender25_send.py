@@ -40,7 +40,7 @@ def example_sender25_send():
         to="{{ params.customer_email }}",
         cc="financeiro@example.org",
         from_email="Acme Cobrança <billing@example.com>",
-        subject="Fatura {{ params.invoice_number }} ({{ ds }})",
+        subject="Fatura {{ params.invoice_number }} ({{ ds if ds is defined else dag_run.run_after | ds }})",
         html_body="templates/invoice.html",
         plain_body="templates/invoice.txt",
         attachments=["{{ ti.xcom_pull(task_ids='render_invoice') }}"],

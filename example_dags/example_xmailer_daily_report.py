@@ -1,7 +1,9 @@
 """Every day, export yesterday's xmailer delivery report to CSV and flag a high failure rate.
 
-The export streams: a report of a million lines never sits in memory. The window is the run's data
-interval; ``params.start``/``params.end`` override it for a manual run.
+The export streams: a report of a million lines never sits in memory. ``params.start``/``params.end``
+choose the window of a manual run; without them the operator takes the run's data interval, or, when it
+is empty or absent, the 24 hours before the run: Airflow 3 gives cron schedules and manual runs an empty
+data interval, and a run triggered without a logical date none at all (nor a ``ds``).
 """
 
 from __future__ import annotations
@@ -30,9 +32,12 @@ def example_xmailer_daily_report():
     # [START howto_operator_xmailer_report]
     export = XmailerReportOperator(
         task_id="export_report",
-        start="{{ params.start or data_interval_start }}",
-        end="{{ params.end or data_interval_end }}",
-        output_path="{{ params.output_dir }}/xmailer-{{ ds }}.csv",
+        # Empty params: the operator takes the data interval, or the 24 hours before now when it is empty.
+        start="{{ params.start }}",
+        end="{{ params.end }}",
+        # A run triggered without a logical date has no `ds`; its run_after names the file instead.
+        output_path="{{ params.output_dir }}/xmailer-"
+        "{{ ds if ds is defined else dag_run.run_after | ds }}.csv",
     )
     # [END howto_operator_xmailer_report]
 

@@ -21,7 +21,7 @@ def example_xmailer_send():
         task_id="send_receipt",
         to=["Ana Souza <ana@example.org>", "bo@example.org"],
         from_email="Acme Recibos <recibos@example.com>",
-        subject="Recibo {{ ds }}",
+        subject="Recibo {{ ds if ds is defined else dag_run.run_after | ds }}",
         html_body="<p>Obrigado pela compra!</p>",
         plain_body="Obrigado pela compra!",
         attachments=[("recibo.txt", b"Total: R$ 99,90\n", "text/plain")],

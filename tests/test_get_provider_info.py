@@ -1,17 +1,26 @@
-"""Provider metadata: valid against the installed Airflow's schema, importable, and in sync with the form."""
+"""Provider metadata: valid against the installed Airflow's schema, importable, and the connection forms
+as Airflow itself reads them (``ProvidersManager``), generated from the one table in ``_shared/fields.py``."""
 
 from __future__ import annotations
 
+import ast
 import importlib
 import json
+import os
+import subprocess
+import sys
+import textwrap
+from types import SimpleNamespace
 
 import jsonschema
 import pytest
 
 from airflow_provider_mail._compat import provider_info_schema_path
+from airflow_provider_mail._shared.fields import CONNECTION_FORMS, ExtraField
 from airflow_provider_mail.get_provider_info import get_provider_info
 from airflow_provider_mail.hooks.sender25 import Sender25Hook
 from airflow_provider_mail.hooks.xmailer import XmailerReportHook
+from tests.conftest import REPO_ROOT
 
 HOOKS = {"sender25": Sender25Hook, "xmailer": XmailerReportHook}
 
@@ -64,37 +73,205 @@ def test_connection_type_matches_the_hook_attributes(conn_type):
     assert (entry["connection-type"], entry["hook-name"]) == (hook.conn_type, hook.hook_name)
 
 
-@pytest.mark.parametrize("conn_type", sorted(HOOKS))
-def test_ui_field_behaviour_matches_the_hook_method(conn_type):
-    behaviour = _entry(conn_type)["ui-field-behaviour"]
-    from_hook = HOOKS[conn_type].get_ui_field_behaviour()
-    assert behaviour["hidden-fields"] == from_hook["hidden_fields"]
-    assert behaviour["relabeling"] == from_hook["relabeling"]
-    assert behaviour["placeholders"] == from_hook["placeholders"]
+def test_conn_fields_validate_against_the_provider_yaml_schema():
+    """``provider_info.schema.json`` does not describe ``conn-fields``; ``provider.yaml.schema.json`` does."""
+    schema_path = os.path.join(os.path.dirname(provider_info_schema_path()), "provider.yaml.schema.json")
+    if not os.path.exists(schema_path):
+        pytest.skip("this Airflow has no conn-fields schema (it reads the hook methods)")
+    with open(schema_path) as schema_file:
+        connection_types = json.load(schema_file)["properties"]["connection-types"]
+    jsonschema.validate(INFO["connection-types"], connection_types)
 
 
-WIDGET_CLASS_FOR_SCHEMA = {
-    "integer": "IntegerField",
-    "boolean": "BooleanField",
+# -- the form as Airflow reads it ---------------------------------------------------------------------
+
+#: Run in a fresh interpreter: ProvidersManager is a process-wide singleton. It prints, per extra of our
+#: connection types, what the UI will show, whatever the Airflow version's representation is
+#: (conn-fields dicts on 3.2+, wtforms fields read from the hook class on older versions).
+PROBE = textwrap.dedent(
+    """
+    import json
+    from airflow.providers_manager import ProvidersManager
+
+    def describe(field):
+        if isinstance(field, dict):  # Airflow 3.2+: built from get_provider_info()["conn-fields"]
+            schema = field["schema"]
+            types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+            return {
+                "kind": next(t for t in types if t != "null"),
+                "nullable": "null" in types,
+                "label": schema.get("title"),
+                "description": field["description"],
+                "default": field["value"],
+                "choices": schema.get("enum"),
+            }
+        kwargs = field.kwargs  # Airflow < 3.2: a wtforms field from the hook's get_connection_form_widgets
+        choices = [list(v.values) for v in kwargs.get("validators", []) if hasattr(v, "values")]
+        return {
+            "kind": field.field_class.__name__,
+            "nullable": True,
+            "label": str(field.args[0]),
+            "description": kwargs.get("description"),
+            "default": kwargs.get("default"),
+            "choices": choices[0] if choices else None,
+        }
+
+    pm = ProvidersManager()
+    widgets, behaviours = pm.connection_form_widgets, pm.field_behaviours
+    out = {}
+    for conn_type in CONN_TYPES:
+        prefix = f"extra__{conn_type}__"
+        out[conn_type] = {
+            "fields": {k[len(prefix):]: describe(w.field) for k, w in widgets.items() if k.startswith(prefix)},
+            "behaviour": behaviours.get(conn_type),
+        }
+    print("PROBE:" + json.dumps(out))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def airflow_form():
+    """What this Airflow's ProvidersManager holds for each connection type of ``get_provider_info``."""
+    conn_types = [c["connection-type"] for c in INFO["connection-types"]]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run(
+        [sys.executable, "-c", f"CONN_TYPES = {conn_types!r}\n{PROBE}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("PROBE:")]
+    return json.loads(line[len("PROBE:") :])
+
+
+LEGACY_CLASS = {
     "string": "StringField",
     "number": "StringField",
+    "integer": "IntegerField",
+    "boolean": "BooleanField",
 }
 
 
-@pytest.mark.parametrize("conn_type", sorted(HOOKS))
-def test_form_widgets_match_conn_fields(conn_type):
-    pytest.importorskip("wtforms")  # part of the test extra on every supported Airflow
-    conn_fields = _entry(conn_type)["conn-fields"]
-    widgets = HOOKS[conn_type].get_connection_form_widgets()
-    assert list(widgets) == list(conn_fields)
-    for name, field in widgets.items():
-        spec = conn_fields[name]
-        schema_type = next(t for t in spec["schema"]["type"] if t != "null")
-        expected = (
-            "PasswordField"
-            if spec["schema"].get("format") == "password"
-            else WIDGET_CLASS_FOR_SCHEMA[schema_type]
-        )
-        assert field.field_class.__name__ == expected, name
-        assert str(field.args[0]) == spec["label"], name
-        assert field.kwargs["description"] == spec["description"], name
+def _expected_default(extra, legacy):
+    if extra.default is None or not legacy or extra.kind in ("integer", "boolean"):
+        return extra.default
+    return str(extra.default)  # a text field holds text
+
+
+@pytest.mark.parametrize("conn_type", [c["connection-type"] for c in INFO["connection-types"]])
+def test_airflow_shows_every_extra_of_the_registered_hook(airflow_form, conn_type):
+    """Airflow 2.11 reads the widgets only from the registered class's own ``__dict__`` (issue 10.5)."""
+    form = CONNECTION_FORMS[conn_type]
+    seen = airflow_form[conn_type]["fields"]
+    assert list(seen) == [extra.name for extra in form.extras]
+    for extra in form.extras:
+        field = seen[extra.name]
+        legacy = field["kind"].endswith("Field")
+        kind = LEGACY_CLASS[extra.kind] if legacy else extra.kind
+        assert (field["kind"], field["label"], field["description"]) == (kind, extra.label, extra.description)
+        assert field["default"] == _expected_default(extra, legacy), extra.name
+
+
+@pytest.mark.parametrize("conn_type", [c["connection-type"] for c in INFO["connection-types"]])
+def test_choice_extras_start_on_their_default_and_never_offer_null(airflow_form, conn_type):
+    """Issue 10.6: "Report auth" and "SMTP TLS" offered a literal ``null`` and started on it."""
+    seen = airflow_form[conn_type]["fields"]
+    choice_fields = {name: f for name, f in seen.items() if f["choices"] is not None}
+    expected = {e.name for e in CONNECTION_FORMS[conn_type].extras if e.choices}
+    assert set(choice_fields) == expected
+    for name, field in choice_fields.items():
+        assert None not in field["choices"], name
+        assert field["default"] in field["choices"], name
+        if not field["kind"].endswith("Field"):  # the 3.2+ dropdown: not nullable, so never cleared to null
+            assert field["nullable"] is False, name
+
+
+def test_xmailer_choices_are_the_ones_the_hook_accepts(airflow_form):
+    from airflow_provider_mail._xmailer.connection import SMTP_TLS_MODES
+
+    seen = airflow_form["xmailer"]["fields"]
+    assert seen["smtp_tls"]["choices"] == list(SMTP_TLS_MODES)
+    assert seen["auth"]["choices"] == ["password", "token"]
+    assert seen["report_method"]["choices"] == ["post", "get"]
+
+
+@pytest.mark.parametrize("conn_type", [c["connection-type"] for c in INFO["connection-types"]])
+def test_airflow_applies_the_field_behaviour(airflow_form, conn_type):
+    form = CONNECTION_FORMS[conn_type]
+    behaviour = airflow_form[conn_type]["behaviour"]
+    assert behaviour is not None
+    assert behaviour["hidden_fields"] == list(form.hidden_fields)
+    assert behaviour["relabeling"] == form.relabeling
+    prefix = f"extra__{conn_type}__"  # Airflow prefixes the placeholders of extras
+    placeholders = {key.removeprefix(prefix): value for key, value in behaviour["placeholders"].items()}
+    assert placeholders == form.all_placeholders()
+
+
+def _extras_read_by(path, function):
+    """Names of the extras ``function`` in ``path`` reads through ``extras.<getter>("name", ...)``."""
+    tree = ast.parse((REPO_ROOT / path).read_text())
+    (func,) = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == function]
+    names = set()
+    for node in ast.walk(func):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "extras"
+        ):
+            if node.func.attr == "verify":  # ConnectionExtras.verify() reads the "verify" extra
+                names.add("verify")
+            elif node.args and isinstance(node.args[0], ast.Constant):
+                names.add(node.args[0].value)
+    return names
+
+
+READERS = {
+    "sender25": ("airflow_provider_mail/_shared/connection.py", "resolve_sender25_settings"),
+    "xmailer": ("airflow_provider_mail/_xmailer/connection.py", "resolve_xmailer_settings"),
+}
+
+
+@pytest.mark.parametrize("conn_type", sorted(READERS))
+def test_every_extra_the_hook_reads_is_on_the_form(conn_type):
+    read = _extras_read_by(*READERS[conn_type])
+    assert len(read) > 5  # the walk found the getters
+    assert {extra.name for extra in CONNECTION_FORMS[conn_type].extras} == read
+
+
+def _connection(conn_type, extras):
+    return SimpleNamespace(
+        conn_id=f"{conn_type}_form",
+        conn_type=conn_type,
+        host="127.0.0.1",
+        schema="https",
+        port=None,
+        login="user",
+        password="secret",
+        extra_dejson=extras,
+    )
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["conn-fields", "wtforms"])
+@pytest.mark.parametrize("conn_type", sorted(READERS))
+def test_a_form_saved_untouched_behaves_like_no_extras(conn_type, legacy):
+    """The form's defaults are the hook's defaults, as each UI saves them (typed, or text on 2.11)."""
+    from airflow_provider_mail._shared.connection import resolve_sender25_settings
+    from airflow_provider_mail._xmailer.connection import resolve_xmailer_settings
+
+    resolve = {"sender25": resolve_sender25_settings, "xmailer": resolve_xmailer_settings}[conn_type]
+    saved = {
+        extra.name: _expected_default(extra, legacy)
+        for extra in CONNECTION_FORMS[conn_type].extras
+        if extra.default is not None
+    }
+    assert resolve(_connection(conn_type, saved)) == resolve(_connection(conn_type, {}))
+
+
+def test_an_enum_without_a_default_is_refused():
+    with pytest.raises(ValueError, match="needs a default"):
+        ExtraField("auth", "Auth", "string", "d", choices=("a", "b"))

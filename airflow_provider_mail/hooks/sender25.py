@@ -314,20 +314,20 @@ class Sender25Hook(MailServiceHook[Sender25ConnectionSettings]):
             "User-Agent": f"airflow-provider-mail/{__version__}",
         }
 
-    # -- connection form (Airflow < 3.2 reads these; 3.2+ reads get_provider_info) -----------------
+    # -- connection form (Airflow < 3.2 reads these from this class itself; 3.2+ reads get_provider_info)
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra fields of the connection form; kept in sync with ``get_provider_info`` by a test."""
-        from airflow_provider_mail._shared.connection_form import sender25_form_widgets
+        """Extra fields of the connection form, generated from ``_shared.fields``."""
+        from airflow_provider_mail._shared.fields import connection_form_widgets
 
-        return sender25_form_widgets()
+        return connection_form_widgets(cls.conn_type)
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Hidden, relabelled and placeholder fields of the connection form."""
-        from airflow_provider_mail._shared.connection_form import SENDER25_UI_FIELD_BEHAVIOUR
+        from airflow_provider_mail._shared.fields import ui_field_behaviour
 
-        return SENDER25_UI_FIELD_BEHAVIOUR
+        return ui_field_behaviour(cls.conn_type)
 
 
 _Shape = Callable[[Any, str], Any]

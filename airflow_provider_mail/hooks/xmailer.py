@@ -88,20 +88,6 @@ class _XmailerBaseHook(MailServiceHook[XmailerConnectionSettings]):
                 results.append((False, f"{name}: {type(err).__name__}: {self.redact(str(err))}"))
         return all(ok for ok, _ in results), "; ".join(text for _, text in results)
 
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra fields of the connection form (Airflow < 3.2)."""
-        from airflow_provider_mail._shared.connection_form import xmailer_form_widgets
-
-        return xmailer_form_widgets()
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Hidden, relabelled and placeholder fields of the connection form."""
-        from airflow_provider_mail._shared.connection_form import XMAILER_UI_FIELD_BEHAVIOUR
-
-        return XMAILER_UI_FIELD_BEHAVIOUR
-
 
 class XmailerReport:
     """A report request; iterate it to stream :class:`ReportRow` objects (once).
@@ -157,6 +143,21 @@ class XmailerReportHook(_XmailerBaseHook):
     :param xmailer_conn_id: the connection id (default ``xmailer_default``).
     :param max_retries: retries of the report request; overrides the extra.
     """
+
+    # Airflow < 3.2 reads the form only from the registered class's own __dict__, never from a base.
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Extra fields of the connection form, generated from ``_shared.fields``."""
+        from airflow_provider_mail._shared.fields import connection_form_widgets
+
+        return connection_form_widgets(cls.conn_type)
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Hidden, relabelled and placeholder fields of the connection form."""
+        from airflow_provider_mail._shared.fields import ui_field_behaviour
+
+        return ui_field_behaviour(cls.conn_type)
 
     def get_report(
         self,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
-from airflow_provider_mail._compat import BaseNotifier
+from airflow_provider_mail._compat import BaseNotifier, base_notifier_kwargs
+from airflow_provider_mail._shared.attachments import load_attachments
 from airflow_provider_mail._shared.task_context import TRACE_HEADER, resolve_from_email, trace_header_value
 from airflow_provider_mail.hooks.sender25 import Sender25Hook
 
@@ -33,7 +35,11 @@ class Sender25Notifier(BaseNotifier):
     :param reply_to: the Reply-To address (templated).
     :param tag: Postal's tag (templated), ``airflow-alert`` by default.
     :param headers: extra headers (templated).
-    :param sender25_conn_id: the Sender25 connection (templated).
+    :param files: attachments (templated): paths, object-storage URLs, or anything
+        :func:`~airflow_provider_mail._shared.attachments.load_attachments` accepts.
+    :param sender25_conn_id: the Sender25 connection (templated); when ``None``, ``[email] email_conn_id``
+        if it is set to something else than Airflow's ``smtp_default``, else ``sender25_default``.
+    :param kwargs: passed on to ``BaseNotifier`` where this Airflow accepts them (``context`` since 3.1).
     """
 
     template_fields: Sequence[str] = (
@@ -47,6 +53,7 @@ class Sender25Notifier(BaseNotifier):
         "reply_to",
         "tag",
         "headers",
+        "files",
         "sender25_conn_id",
     )
 
@@ -63,9 +70,11 @@ class Sender25Notifier(BaseNotifier):
         reply_to: str | None = None,
         tag: str | None = "airflow-alert",
         headers: Mapping[str, Any] | None = None,
-        sender25_conn_id: str = Sender25Hook.default_conn_name,
+        files: Iterable[Any] | str | None = None,
+        sender25_conn_id: str | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__()
+        super().__init__(**base_notifier_kwargs(kwargs))
         self.to = to
         self.from_email = from_email
         self.subject = subject
@@ -76,12 +85,13 @@ class Sender25Notifier(BaseNotifier):
         self.reply_to = reply_to
         self.tag = tag
         self.headers = headers
+        self.files = files
         self.sender25_conn_id = sender25_conn_id
 
     @cached_property
     def hook(self) -> Sender25Hook:
         """The Sender25 hook."""
-        return Sender25Hook(sender25_conn_id=self.sender25_conn_id)
+        return Sender25Hook(sender25_conn_id=self.sender25_conn_id or default_sender25_conn_id())
 
     def notify(self, context: Any) -> None:
         """Send the notification (worker, DAG processor).
@@ -97,7 +107,9 @@ class Sender25Notifier(BaseNotifier):
         """
         async with self.hook as hook:
             settings = await hook.aget_settings()
-            await hook.asend_message(**self._build_send_kwargs(context, settings.from_email))
+            # Reading the attachments is file/object-storage I/O: keep it off the triggerer's loop.
+            send_kwargs = await asyncio.to_thread(self._build_send_kwargs, context, settings.from_email)
+            await hook.asend_message(**send_kwargs)
 
     def _build_send_kwargs(self, context: Any, connection_from: str | None) -> dict[str, Any]:
         facts = describe_event(context)
@@ -115,8 +127,22 @@ class Sender25Notifier(BaseNotifier):
             "reply_to": self.reply_to,
             "tag": self.tag,
             "headers": {**(self.headers or {}), TRACE_HEADER: trace_header_value(context)},
+            "attachments": load_attachments(self.files) if self.files else None,
         }
         return {key: value for key, value in kwargs.items() if value is not None}
+
+
+def default_sender25_conn_id() -> str:
+    """``[email] email_conn_id`` when set to a connection of ours, else ``sender25_default``.
+
+    Airflow's own default for that option is ``smtp_default``, an SMTP connection, so it is skipped.
+    """
+    from airflow.configuration import conf
+
+    configured = (conf.get("email", "email_conn_id", fallback=None) or "").strip()
+    if configured and configured != "smtp_default":
+        return configured
+    return Sender25Hook.default_conn_name
 
 
 def describe_event(context: Any) -> dict[str, str]:

@@ -88,6 +88,7 @@ def test_every_argument_is_templated(sender25_conn):
         "reply_to",
         "tag",
         "headers",
+        "files",
         "sender25_conn_id",
     }
     context = failure_context(params={"team": "dados", "conn": "sender25_default"})
@@ -142,3 +143,85 @@ def test_async_send_is_never_repeated_after_an_ambiguous_fault(sender25_conn):
 
 def test_describe_event_leaves_out_what_is_unknown():
     assert describe_event({"run_id": "r1"}) == {"run": "r1"}
+
+
+# -- issue 4: like the official notifiers: **kwargs to BaseNotifier, [email] email_conn_id, files ----------
+
+
+def test_extra_keyword_arguments_reach_base_notifier_where_airflow_takes_them():
+    from airflow_provider_mail._compat import AIRFLOW_V_3_1_PLUS
+
+    notifier = Sender25Notifier(to="oncall@example.org", context={"run_id": "r1"})
+    if AIRFLOW_V_3_1_PLUS:  # BaseNotifier(context=...) exists since Airflow 3.1
+        assert notifier.context == {"run_id": "r1"}
+    else:
+        assert not hasattr(notifier, "context")
+
+
+def test_the_connection_defaults_to_the_email_conn_id_option(monkeypatch, sender25_emulator):
+    monkeypatch.delenv("AIRFLOW_CONN_SENDER25_DEFAULT", raising=False)
+    monkeypatch.setenv("AIRFLOW_CONN_ALERTS_MAIL", sender25_emulator.airflow_connection())
+    monkeypatch.setenv("AIRFLOW__EMAIL__EMAIL_CONN_ID", "alerts_mail")
+    Sender25Notifier(to="oncall@example.org", from_email="airflow@example.com").notify(failure_context())
+    assert [m.rcpt_to for m in sender25_emulator.messages()] == ["oncall@example.org"]
+
+
+@pytest.mark.parametrize("option", [None, "smtp_default"], ids=["unset", "airflow-default"])
+def test_without_an_email_conn_id_of_ours_the_connection_is_sender25_default(
+    monkeypatch, sender25_conn, option
+):
+    if option is None:
+        monkeypatch.delenv("AIRFLOW__EMAIL__EMAIL_CONN_ID", raising=False)
+    else:
+        monkeypatch.setenv("AIRFLOW__EMAIL__EMAIL_CONN_ID", option)
+    Sender25Notifier(to="oncall@example.org", from_email="airflow@example.com").notify(failure_context())
+    assert len(sender25_conn.messages()) == 1
+
+
+def test_an_explicit_connection_wins_over_the_email_conn_id_option(monkeypatch, sender25_conn):
+    monkeypatch.setenv("AIRFLOW__EMAIL__EMAIL_CONN_ID", "no_such_connection")
+    notifier = Sender25Notifier(
+        to="oncall@example.org", from_email="airflow@example.com", sender25_conn_id="sender25_default"
+    )
+    notifier.notify(failure_context())
+    assert len(sender25_conn.messages()) == 1
+
+
+@pytest.fixture
+def report_file(tmp_path):
+    path = tmp_path / "falhas-2026-11-22.csv"
+    path.write_bytes(b"tarefa;erro\nload;arquivo ausente\n")
+    return path
+
+
+def test_files_are_attached_and_templated(sender25_conn, report_file):
+    notifier = Sender25Notifier(
+        to="oncall@example.org",
+        from_email="airflow@example.com",
+        files=["{{ params.dir }}/falhas-{{ ds }}.csv"],
+    )
+    context = failure_context(params={"dir": str(report_file.parent)})
+    notifier.render_template_fields(context)
+    notifier.notify(context)
+    (message,) = sender25_conn.messages()
+    assert message.attachments == [("falhas-2026-11-22.csv", "text/csv", report_file.read_bytes())]
+
+
+def test_async_notify_attaches_files(sender25_conn, report_file):
+    notifier = Sender25Notifier(
+        to="oncall@example.org", from_email="airflow@example.com", files=str(report_file)
+    )
+    asyncio.run(notifier.async_notify(failure_context()))
+    (message,) = sender25_conn.messages()
+    assert [name for name, _, _ in message.attachments] == ["falhas-2026-11-22.csv"]
+
+
+def test_a_missing_file_fails_before_anything_is_sent(sender25_conn, tmp_path):
+    from airflow_provider_mail.exceptions import MailValidationError
+
+    notifier = Sender25Notifier(
+        to="oncall@example.org", from_email="airflow@example.com", files=[str(tmp_path / "nope.csv")]
+    )
+    with pytest.raises(MailValidationError):
+        notifier.notify(failure_context())
+    assert not [r for r in sender25_conn.requests if r.path.endswith("send/message")]
