@@ -99,7 +99,17 @@ def test_ui_libraries_are_imported_only_when_the_legacy_form_is_built():
 
 # -- the wheel -----------------------------------------------------------------------------------------
 
-UV = shutil.which("uv")
+
+def _uv() -> list[str] | None:
+    """uv as a command: on PATH, or the module the Makefile installs into the base interpreter."""
+    if shutil.which("uv"):
+        return [str(shutil.which("uv"))]
+    base = [getattr(sys, "_base_executable", sys.executable), "-m", "uv"]
+    probe = subprocess.run([*base, "--version"], capture_output=True, check=False)
+    return base if probe.returncode == 0 else None
+
+
+UV = _uv()
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +118,7 @@ def wheel(tmp_path_factory) -> Path:
         pytest.skip("uv is not installed")
     out = tmp_path_factory.mktemp("dist")
     result = subprocess.run(
-        [UV, "build", "--wheel", "--offline", "--out-dir", str(out), str(REPO_ROOT)],
+        [*UV, "build", "--wheel", "--offline", "--out-dir", str(out), str(REPO_ROOT)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -176,14 +186,14 @@ def test_the_wheel_installs_into_a_bare_venv_and_its_provider_entry_point_loads(
     env = {**os.environ, "VIRTUAL_ENV": str(venv)}
     env.pop("PYTHONPATH", None)
     subprocess.run(
-        [UV, "venv", "--offline", "--python", sys.executable, str(venv)],
+        [*UV, "venv", "--offline", "--python", sys.executable, str(venv)],
         check=True,
         env=env,
         capture_output=True,
     )
     python = venv / "bin" / "python"
     result = subprocess.run(
-        [UV, "pip", "install", "--offline", "--no-deps", "--python", str(python), str(wheel)],
+        [*UV, "pip", "install", "--offline", "--no-deps", "--python", str(python), str(wheel)],
         capture_output=True,
         text=True,
         env=env,
