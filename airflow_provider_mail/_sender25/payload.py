@@ -14,11 +14,11 @@ from email.message import Message
 from typing import Any, TypeVar
 
 from airflow_provider_mail._shared.addresses import (
-    body_text,
     dedupe_recipients,
     header_text,
     parse_address,
     parse_address_list,
+    parse_message_parts,
     validated_headers,
 )
 from airflow_provider_mail._shared.attachment import AttachmentLike, coerce_attachments
@@ -103,15 +103,9 @@ def build_send_message_payload(
     :param attachments: files, see :func:`coerce_attachment`.
     :param bounce: mark the message as a bounce (sent with an empty envelope sender).
     """
-    to_list, cc_list, bcc_list = dedupe_recipients(
-        parse_address_list(to, argument="to"),
-        parse_address_list(cc, argument="cc"),
-        parse_address_list(bcc, argument="bcc"),
+    to_list, cc_list, bcc_list, plain_body, html_body = parse_message_parts(
+        to=to, cc=cc, bcc=bcc, from_email=from_email, plain_body=plain_body, html_body=html_body
     )
-    plain_body = body_text(plain_body, argument="plain_body")
-    html_body = body_text(html_body, argument="html_body")
-    if from_email is not None and not isinstance(from_email, str):
-        parse_address(from_email, argument="from_email")  # raises InvalidAddress naming the type
     if not (to_list or cc_list or bcc_list):
         raise Sender25ValidationError(
             "There are no recipients defined to receive this message (`to`, `cc` and `bcc` are empty)",

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.utils import formataddr, parseaddr
-from typing import Any
+from typing import Any, NamedTuple
 
 import idna
 
@@ -281,3 +281,54 @@ def dedupe_recipients(*groups: list[EmailAddress]) -> list[list[EmailAddress]]:
                 kept.append(address)
         result.append(kept)
     return result
+
+
+class MessageParts(NamedTuple):
+    """The envelope and bodies of a composed message, parsed and checked for their types and lines.
+
+    :param to: To recipients, de-duplicated across the three lists (any case).
+    :param cc: Cc recipients.
+    :param bcc: Bcc recipients.
+    :param plain_body: the text body, or ``None``.
+    :param html_body: the HTML body, or ``None``.
+    """
+
+    to: list[EmailAddress]
+    cc: list[EmailAddress]
+    bcc: list[EmailAddress]
+    plain_body: str | None
+    html_body: str | None
+
+
+def parse_message_parts(
+    *,
+    to: str | Iterable[str] | None,
+    cc: str | Iterable[str] | None,
+    bcc: str | Iterable[str] | None,
+    from_email: Any,
+    plain_body: Any,
+    html_body: Any,
+) -> MessageParts:
+    """Parse what every service's builder needs first; each then applies its own rules in its own order.
+
+    :param to: To recipients: a list or a string separated by commas/semicolons.
+    :param cc: Cc recipients.
+    :param bcc: Bcc recipients.
+    :param from_email: the From address (only its type is checked here).
+    :param plain_body: the text body.
+    :param html_body: the HTML body.
+    """
+    to_list, cc_list, bcc_list = dedupe_recipients(
+        parse_address_list(to, argument="to"),
+        parse_address_list(cc, argument="cc"),
+        parse_address_list(bcc, argument="bcc"),
+    )
+    if from_email is not None and not isinstance(from_email, str):
+        parse_address(from_email, argument="from_email")  # raises InvalidAddress naming the type
+    return MessageParts(
+        to_list,
+        cc_list,
+        bcc_list,
+        body_text(plain_body, argument="plain_body"),
+        body_text(html_body, argument="html_body"),
+    )

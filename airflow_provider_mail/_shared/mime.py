@@ -17,11 +17,9 @@ from typing import Any
 
 from airflow_provider_mail._shared.addresses import (
     EmailAddress,
-    body_text,
-    dedupe_recipients,
     header_text,
     parse_address,
-    parse_address_list,
+    parse_message_parts,
     validated_headers,
 )
 from airflow_provider_mail._shared.attachment import AttachmentLike, coerce_attachments
@@ -81,15 +79,9 @@ def build_email_message(
     :param headers: extra headers.
     :param attachments: loaded attachments (or any form :func:`coerce_attachment` accepts).
     """
-    to_list, cc_list, bcc_list = dedupe_recipients(
-        parse_address_list(to, argument="to"),
-        parse_address_list(cc, argument="cc"),
-        parse_address_list(bcc, argument="bcc"),
+    to_list, cc_list, bcc_list, plain_body, html_body = parse_message_parts(
+        to=to, cc=cc, bcc=bcc, from_email=from_email, plain_body=plain_body, html_body=html_body
     )
-    plain_body = body_text(plain_body, argument="plain_body")
-    html_body = body_text(html_body, argument="html_body")
-    if from_email is not None and not isinstance(from_email, str):
-        parse_address(from_email, argument="from_email")  # raises InvalidAddress naming the type
     # Everything is checked before the message is assembled, so a bad argument never half-builds it.
     checked_subject = None if subject is None else header_text(subject, argument="subject")
     checked_headers = validated_headers(headers)

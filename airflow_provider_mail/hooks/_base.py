@@ -36,6 +36,7 @@ class MailServiceHook(BaseHook, Generic[SettingsT]):
     """
 
     conn_name_attr: str
+    conn_type: str
     #: The service's errors for a failed request and for a misconfigured connection.
     transport_error: Callable[..., MailProviderError]
     configuration_error: Callable[..., MailProviderError]
@@ -142,3 +143,25 @@ class MailServiceHook(BaseHook, Generic[SettingsT]):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+# Airflow < 3.2 reads the connection form only from the registered hook class's own ``__dict__``,
+# never from a base class: each hook assigns these two as its classmethods.
+def connection_form_widgets(cls: type[MailServiceHook[Any]]) -> dict[str, Any]:
+    """Extra fields of the connection form, generated from :mod:`airflow_provider_mail._shared.fields`.
+
+    :param cls: the hook class (its ``conn_type`` names the form).
+    """
+    from airflow_provider_mail._shared.fields import connection_form_widgets as widgets
+
+    return widgets(cls.conn_type)
+
+
+def connection_ui_field_behaviour(cls: type[MailServiceHook[Any]]) -> dict[str, Any]:
+    """Hidden, relabelled and placeholder fields of the connection form.
+
+    :param cls: the hook class.
+    """
+    from airflow_provider_mail._shared.fields import ui_field_behaviour
+
+    return ui_field_behaviour(cls.conn_type)

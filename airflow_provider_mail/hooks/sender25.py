@@ -35,7 +35,11 @@ from airflow_provider_mail.exceptions import (
     Sender25MessageNotFound,
     Sender25TransportError,
 )
-from airflow_provider_mail.hooks._base import MailServiceHook
+from airflow_provider_mail.hooks._base import (
+    MailServiceHook,
+    connection_form_widgets,
+    connection_ui_field_behaviour,
+)
 
 if TYPE_CHECKING:
     from email.message import Message
@@ -315,19 +319,8 @@ class Sender25Hook(MailServiceHook[Sender25ConnectionSettings]):
         }
 
     # -- connection form (Airflow < 3.2 reads these from this class itself; 3.2+ reads get_provider_info)
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra fields of the connection form, generated from ``_shared.fields``."""
-        from airflow_provider_mail._shared.fields import connection_form_widgets
-
-        return connection_form_widgets(cls.conn_type)
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Hidden, relabelled and placeholder fields of the connection form."""
-        from airflow_provider_mail._shared.fields import ui_field_behaviour
-
-        return ui_field_behaviour(cls.conn_type)
+    get_connection_form_widgets = classmethod(connection_form_widgets)
+    get_ui_field_behaviour = classmethod(connection_ui_field_behaviour)
 
 
 _Shape = Callable[[Any, str], Any]

@@ -31,7 +31,11 @@ from airflow_provider_mail.exceptions import (
     XmailerTransportError,
     XmailerUnexpectedResponse,
 )
-from airflow_provider_mail.hooks._base import MailServiceHook
+from airflow_provider_mail.hooks._base import (
+    MailServiceHook,
+    connection_form_widgets,
+    connection_ui_field_behaviour,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_mail._compat import Connection
@@ -145,19 +149,8 @@ class XmailerReportHook(_XmailerBaseHook):
     """
 
     # Airflow < 3.2 reads the form only from the registered class's own __dict__, never from a base.
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra fields of the connection form, generated from ``_shared.fields``."""
-        from airflow_provider_mail._shared.fields import connection_form_widgets
-
-        return connection_form_widgets(cls.conn_type)
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Hidden, relabelled and placeholder fields of the connection form."""
-        from airflow_provider_mail._shared.fields import ui_field_behaviour
-
-        return ui_field_behaviour(cls.conn_type)
+    get_connection_form_widgets = classmethod(connection_form_widgets)
+    get_ui_field_behaviour = classmethod(connection_ui_field_behaviour)
 
     def get_report(
         self,
