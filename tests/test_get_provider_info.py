@@ -231,7 +231,7 @@ def _extras_read_by(path, function):
 
 
 READERS = {
-    "sender25": ("airflow_provider_mail/_shared/connection.py", "resolve_sender25_settings"),
+    "sender25": ("airflow_provider_mail/_sender25/connection.py", "resolve_sender25_settings"),
     "xmailer": ("airflow_provider_mail/_xmailer/connection.py", "resolve_xmailer_settings"),
 }
 
@@ -260,7 +260,7 @@ def _connection(conn_type, extras):
 @pytest.mark.parametrize("conn_type", sorted(READERS))
 def test_a_form_saved_untouched_behaves_like_no_extras(conn_type, legacy):
     """The form's defaults are the hook's defaults, as each UI saves them (typed, or text on 2.11)."""
-    from airflow_provider_mail._shared.connection import resolve_sender25_settings
+    from airflow_provider_mail._sender25.connection import resolve_sender25_settings
     from airflow_provider_mail._xmailer.connection import resolve_xmailer_settings
 
     resolve = {"sender25": resolve_sender25_settings, "xmailer": resolve_xmailer_settings}[conn_type]

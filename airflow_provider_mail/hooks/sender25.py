@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mail import __version__
+from airflow_provider_mail._sender25.connection import Sender25ConnectionSettings, resolve_sender25_settings
 from airflow_provider_mail._sender25.payload import (
     AttachmentLike,
     build_message_query,
@@ -25,7 +26,6 @@ from airflow_provider_mail._sender25.response import (
     expect_send_result,
     interpret_response,
 )
-from airflow_provider_mail._shared.connection import Sender25ConnectionSettings, resolve_sender25_settings
 from airflow_provider_mail._transport.failures import AttemptFailed
 from airflow_provider_mail._transport.http import HttpRequest
 from airflow_provider_mail._transport.retry import Attempts, SendIdentity
