@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import smtplib
 from datetime import datetime, timedelta, timezone
@@ -340,3 +341,33 @@ def test_test_connection_names_a_dead_relay(monkeypatch, xmailer_emulator):
     )
     ok, text = XmailerSmtpHook().test_connection()
     assert not ok and "report endpoint" in text and "could not reach the SMTP relay" in text
+
+
+@pytest.mark.parametrize("driver", ["sync", "async"])
+def test_report_filters_apply_client_side_when_the_server_ignores_them(monkeypatch, driver):
+    """Issue 10 item 9: the documented report.php has no idMensagem; a server that ignores a filter
+    returns every row, and the client still hands out only the matching ones."""
+    from tests._transport.fault_server import FaultServer, define_connections
+
+    with FaultServer("ok") as server:  # answers every report request with the same 2,000 rows
+        define_connections(monkeypatch, "ok", server.port, {"max_retries": 0})
+        hook = XmailerReportHook(xmailer_conn_id="matrix_xmailer")
+        start, end = "2026-11-22T00:00:00-03:00", "2026-11-23T00:00:00-03:00"
+
+        def rows(**filters):
+            if driver == "sync":
+                return list(hook.get_report(start, end, **filters))
+            assert set(filters) <= {"queue_id"}  # the async stream takes the queue id only
+
+            async def collect():
+                return [row async for row in hook.aiter_report(start, end, **filters)]
+
+            return asyncio.run(collect())
+
+        assert len(rows()) == 2000
+        assert rows(queue_id="1grzDQ-000866-0p") == []
+        assert len(rows(queue_id="1grzDQ-000866-0o")) == 2000
+        if driver == "sync":
+            assert len(rows(recipient="ANA@Example.org")) == 2000
+            assert rows(recipient="bo@example.org") == []
+            assert rows(sender="someone@example.org") == []
