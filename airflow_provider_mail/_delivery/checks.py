@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import Any
@@ -29,6 +30,8 @@ from airflow_provider_mail.hooks.xmailer import XmailerReportHook
 #: How many ``messages/message`` requests one async poll keeps in flight.
 SENDER25_CONCURRENCY = 16
 _NEEDS_DETAIL = FINAL_FAILURES | {DeliveryStatus.HELD, DeliveryStatus.DEFERRED}
+#: The expansions every status read asks for (one tuple, not a new list per request).
+_EXPANSIONS = ("status", "details")
 
 
 class Sender25DeliveryCheck:
@@ -47,31 +50,41 @@ class Sender25DeliveryCheck:
         """The hook; kept for the check's lifetime so connections are reused between polls."""
         return Sender25Hook(sender25_conn_id=self.conn_id)
 
-    def check(self) -> list[MessageOutcome]:
-        """Fetch every message's outcome (sync)."""
+    def check(self, keys: Iterable[str] | None = None) -> list[MessageOutcome]:
+        """Fetch the outcome of the given messages (default: all), sync.
+
+        :param keys: the message ids to read (the ones the schedule says are due).
+        """
+        messages = self.messages
         outcomes = []
-        for key, recipient in self.messages.items():
-            outcome = sender25_outcome(key, recipient, self.hook.get_message(key, ["status", "details"]))
+        for key in messages if keys is None else keys:
+            outcome = sender25_outcome(key, messages[key], self.hook.get_message(key, _EXPANSIONS))
             if outcome.status in _NEEDS_DETAIL:
                 outcome = with_delivery_detail(outcome, self.hook.get_deliveries(key))
             outcomes.append(outcome)
         return outcomes
 
-    async def acheck(self) -> list[MessageOutcome]:
-        """Fetch every message's outcome (async, a bounded number in flight)."""
-        limit = asyncio.Semaphore(SENDER25_CONCURRENCY)
+    async def acheck(self, keys: Iterable[str] | None = None) -> list[MessageOutcome]:
+        """Fetch the outcome of the given messages (default: all), async, a bounded number in flight.
 
-        async def one(key: str, recipient: str | None) -> MessageOutcome:
-            async with limit:
-                outcome = sender25_outcome(
-                    key, recipient, await self.hook.aget_message(key, ["status", "details"])
-                )
+        A fixed pool of :data:`SENDER25_CONCURRENCY` workers drains the keys: no task per message.
+
+        :param keys: the message ids to read (the ones the schedule says are due).
+        """
+        messages = self.messages
+        pending = iter(list(messages if keys is None else keys))
+        outcomes: list[MessageOutcome] = []
+        hook = self.hook
+
+        async def worker() -> None:
+            for key in pending:
+                outcome = sender25_outcome(key, messages[key], await hook.aget_message(key, _EXPANSIONS))
                 if outcome.status in _NEEDS_DETAIL:
-                    outcome = with_delivery_detail(outcome, await self.hook.aget_deliveries(key))
-                return outcome
+                    outcome = with_delivery_detail(outcome, await hook.aget_deliveries(key))
+                outcomes.append(outcome)
 
-        results: list[MessageOutcome] = await asyncio.gather(*(one(k, r) for k, r in self.messages.items()))
-        return results
+        await asyncio.gather(*(worker() for _ in range(SENDER25_CONCURRENCY)))
+        return outcomes
 
     async def aclose(self) -> None:
         """Release the async client."""
@@ -103,49 +116,63 @@ class XmailerDeliveryCheck:
         """The report hook."""
         return XmailerReportHook(xmailer_conn_id=self.conn_id)
 
-    def window(self, now: float | None = None) -> tuple[datetime, datetime]:
-        """The report window covering every target, up to a few minutes past now.
+    def window(
+        self, now: float | None = None, targets: list[XmailerTarget] | None = None
+    ) -> tuple[datetime, datetime]:
+        """The report window covering the given targets (default: all), up to a few minutes past now.
 
         :param now: epoch seconds (defaults to the current time).
+        :param targets: the targets still awaited: settled ones no longer widen the window.
         """
+        targets = self.targets if targets is None else targets
         end = datetime.fromtimestamp(now if now is not None else time.time(), timezone.utc) + self.CLOCK_SKEW
-        known = [
-            parsed.received_at for t in self.targets if t.queue_id and (parsed := parse_queue_id(t.queue_id))
-        ]
-        known += [datetime.fromtimestamp(t.sent_after, timezone.utc) for t in self.targets if t.sent_after]
+        known = [parsed.received_at for t in targets if t.queue_id and (parsed := parse_queue_id(t.queue_id))]
+        known += [datetime.fromtimestamp(t.sent_after, timezone.utc) for t in targets if t.sent_after]
         unknown = any(
-            t.sent_after is None and not (t.queue_id and parse_queue_id(t.queue_id)) for t in self.targets
+            t.sent_after is None and not (t.queue_id and parse_queue_id(t.queue_id)) for t in targets
         )
         start = min(known) - self.LEAD if known else end - timedelta(seconds=self.lookback)
         if unknown:
             start = min(start, end - timedelta(seconds=self.lookback))
         return min(start, end - timedelta(minutes=1)), end
 
-    def check(self, now: float | None = None) -> list[MessageOutcome]:
-        """One report request for the whole batch (sync).
+    def check(self, keys: Iterable[str] | None = None, now: float | None = None) -> list[MessageOutcome]:
+        """One report request for the given targets (default: the whole batch), sync.
 
+        :param keys: the targets' keys to classify (the ones the schedule says are due).
         :param now: epoch seconds (defaults to the current time).
         """
-        start, end = self.window(now)
-        return self._classify(self.hook.get_report(start, end))
+        targets = self._targets(keys)
+        start, end = self.window(now, targets)
+        return self._classify(self.hook.get_report(start, end), targets)
 
-    async def acheck(self, now: float | None = None) -> list[MessageOutcome]:
-        """One streamed report request for the whole batch (async).
+    async def acheck(
+        self, keys: Iterable[str] | None = None, now: float | None = None
+    ) -> list[MessageOutcome]:
+        """One streamed report request for the given targets (default: the whole batch), async.
 
+        :param keys: the targets' keys to classify (the ones the schedule says are due).
         :param now: epoch seconds (defaults to the current time).
         """
-        start, end = self.window(now)
+        targets = self._targets(keys)
+        start, end = self.window(now, targets)
         rows = [row async for row in self.hook.aiter_report(start, end)]
-        return self._classify(rows)
+        return self._classify(rows, targets)
+
+    def _targets(self, keys: Iterable[str] | None) -> list[XmailerTarget]:
+        if keys is None:
+            return self.targets
+        wanted = set(keys)
+        return [target for target in self.targets if target.key in wanted]
 
     async def aclose(self) -> None:
         """Nothing to release: each async report request uses its own client."""
 
-    def _classify(self, rows: Any) -> list[MessageOutcome]:
-        matched: dict[str, list[ReportRow]] = {target.key: [] for target in self.targets}
+    def _classify(self, rows: Any, targets: list[XmailerTarget]) -> list[MessageOutcome]:
+        matched: dict[str, list[ReportRow]] = {target.key: [] for target in targets}
         by_queue_id: dict[str, list[XmailerTarget]] = {}
         loose: list[XmailerTarget] = []
-        for target in self.targets:
+        for target in targets:
             if target.queue_id:
                 by_queue_id.setdefault(target.queue_id, []).append(target)
             else:
@@ -157,4 +184,4 @@ class XmailerDeliveryCheck:
             for target in loose:
                 if target.matches(row):
                     matched[target.key].append(row)
-        return [xmailer_outcome(target, matched[target.key]) for target in self.targets]
+        return [xmailer_outcome(target, matched[target.key]) for target in targets]

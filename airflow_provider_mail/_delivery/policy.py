@@ -7,6 +7,7 @@ the sync and async paths only differ in how they fetch.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -63,6 +64,7 @@ class MessageOutcome:
     :param raw_status: the service's own status word or text.
     :param at: when that status was reached (epoch seconds), if known.
     :param detail: the service's explanation (SMTP reply, delivery details).
+    :param retry_at: for a soft failure, when the service will retry (epoch seconds), if known.
     """
 
     key: str
@@ -71,6 +73,7 @@ class MessageOutcome:
     raw_status: str | None
     at: float | None = None
     detail: str | None = None
+    retry_at: float | None = None
 
     def as_xcom(self) -> dict[str, Any]:
         """Plain JSON: status, raw status, ISO time, detail, recipient."""
@@ -229,8 +232,48 @@ def sender25_outcome(key: str, recipient: str | None, message: Mapping[str, Any]
     )
 
 
+#: Postal's retry rule (``QueuedMessage.calculate_retry_time``): ``5 min * 1.3^attempts`` where
+#: ``attempts`` counts the retries already queued (0 after the first soft failure).
+POSTAL_RETRY_BASE = 300.0
+POSTAL_RETRY_FACTOR = 1.3
+#: Attempts after which Postal hard-fails a message instead of retrying.
+POSTAL_MAX_ATTEMPTS = 18
+_RETRYING = frozenset({"SoftFail", "Error"})
+_REMOTE_DELAY = re.compile(
+    r"(?:try|retry)[a-z ]*?(?:in|after)\s+(\d+)\s*(seconds?|secs?|s|minutes?|mins?|m)\b", re.IGNORECASE
+)
+
+
+def postal_retry_at(deliveries: Sequence[Mapping[str, Any]]) -> float | None:
+    """When Postal will retry a soft-failed message, from its delivery rows (oldest first).
+
+    The trailing run of ``SoftFail``/``Error`` rows counts the attempts; the next retry is the last
+    one's timestamp plus ``5 min * 1.3^(attempts - 1)``, or the delay the remote named ("try again in
+    N seconds/minutes") when it did. ``None`` when the rows do not say (no timestamp, no soft failure).
+
+    :param deliveries: ``messages/deliveries`` data, oldest first.
+    """
+    attempts = 0
+    for row in reversed(deliveries):
+        if row.get("status") not in _RETRYING:
+            break
+        attempts += 1
+    if not attempts or attempts >= POSTAL_MAX_ATTEMPTS:
+        return None
+    last = deliveries[-1].get("timestamp")
+    if isinstance(last, bool) or not isinstance(last, (int, float)):
+        return None
+    found = _REMOTE_DELAY.search(str(deliveries[-1].get("output") or ""))
+    if found:
+        delay = float(found.group(1)) * (60.0 if found.group(2).lower().startswith("m") else 1.0)
+    else:
+        delay = POSTAL_RETRY_BASE * POSTAL_RETRY_FACTOR ** (attempts - 1)
+    return float(last) + delay
+
+
 def with_delivery_detail(outcome: MessageOutcome, deliveries: Sequence[Mapping[str, Any]]) -> MessageOutcome:
-    """Add the latest delivery attempt's explanation (``details`` and remote ``output``).
+    """Add the latest delivery attempt's explanation (``details`` and remote ``output``), and for a
+    soft failure the time of the service's next retry (:func:`postal_retry_at`).
 
     :param outcome: the classified outcome.
     :param deliveries: ``messages/deliveries`` data, oldest first.
@@ -246,6 +289,7 @@ def with_delivery_detail(outcome: MessageOutcome, deliveries: Sequence[Mapping[s
         outcome.raw_status,
         outcome.at,
         " | ".join(parts) or None,
+        postal_retry_at(deliveries) if outcome.status is DeliveryStatus.DEFERRED else None,
     )
 
 

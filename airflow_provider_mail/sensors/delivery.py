@@ -3,13 +3,21 @@
 Both sensors poke once on the worker and, when ``deferrable`` (default from ``[operators]
 default_deferrable``), hand the rest of the wait, with the sensor's remaining timeout, to
 :class:`~airflow_provider_mail.triggers.delivery.DeliveryTrigger`. ``poke()`` and the trigger apply
-the same classification and policy.
+the same classification, policy and polling schedule (:mod:`airflow_provider_mail._delivery.schedule`):
+
+- **poke mode**: the sensor instance keeps the schedule between pokes; each poke reads only the due
+  messages, and Airflow's sleep between pokes is stretched to the earliest next-poll time.
+- **reschedule mode**: each poke runs in a new process, so nothing is kept: every poke reads every
+  message, then the task is rescheduled for the earliest next-poll time of the batch (never sooner
+  than ``poke_interval``, never past the timeout) instead of after ``poke_interval``.
+- **deferrable**: the first poke reads every message; the trigger then keeps per-message next-poll
+  times and sleeps until the earliest one.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -29,10 +37,10 @@ from airflow_provider_mail._delivery.errors import (
 from airflow_provider_mail._delivery.policy import (
     DeliveryPolicy,
     Verdict,
-    judge,
     sender25_message_ids,
     xmailer_targets,
 )
+from airflow_provider_mail._delivery.schedule import DeliveryWatch
 from airflow_provider_mail.exceptions import DeliveryFailedError, MailProviderError
 from airflow_provider_mail.hooks.sender25 import Sender25Hook
 from airflow_provider_mail.hooks.xmailer import XmailerReportHook
@@ -58,6 +66,8 @@ class _DeliverySensor(BaseSensorOperator):
 
     ui_color = "#e6f4ea"
     service = ""
+    #: Epoch seconds now, for the schedule (a test may put a simulated clock here).
+    clock: Callable[[], float] = staticmethod(time.time)
 
     def __init__(
         self,
@@ -82,6 +92,7 @@ class _DeliverySensor(BaseSensorOperator):
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.max_consecutive_errors = max_consecutive_errors
         self._streak = TransientStreak(max_consecutive_errors)
+        self._schedule: DeliveryWatch | None = None
 
     # subclasses build the check from their (rendered) arguments
     def _check(self) -> Sender25DeliveryCheck | XmailerDeliveryCheck:
@@ -90,10 +101,27 @@ class _DeliverySensor(BaseSensorOperator):
     def _trigger_messages(self) -> dict[str, str | None] | list[dict[str, Any]]:
         raise NotImplementedError
 
+    def _keys(self) -> list[str]:
+        raise NotImplementedError
+
+    def _watch(self) -> DeliveryWatch:
+        """This wait's schedule; kept on the instance, so it lives as long as the sensor's process."""
+        if self._schedule is None:
+            self._schedule = DeliveryWatch(self._keys(), self.policy, self.poke_interval)
+        return self._schedule
+
     def _verdict(self) -> Verdict | None:
-        """One check under the gate's error rule: ``None`` when a transient failure keeps it waiting."""
+        """One check of the due messages under the gate's error rule.
+
+        ``None`` when a transient failure, or nothing being due, keeps it waiting.
+        """
+        watch = self._watch()
+        now = self.clock()
+        due = watch.due(now)
+        if not due:
+            return None
         try:
-            outcomes = self._check().check()
+            outcomes = self._check().check(due)
         except MailProviderError as err:
             if not self._streak.tolerate(err):
                 self._end_with(err)
@@ -106,9 +134,30 @@ class _DeliverySensor(BaseSensorOperator):
             )
             return None
         self._streak.reset()
-        verdict = judge(outcomes, self.policy, now=time.time())
-        self.log.info("%s delivery: %s", self.service, verdict.message)
+        watch.record(outcomes, now)
+        verdict = watch.verdict(now)
+        if verdict is not None:
+            self.log.info(
+                "%s delivery: %s (%d polled, %d still watched)",
+                self.service,
+                verdict.message,
+                len(due),
+                len(watch.next_at),
+            )
         return verdict
+
+    def _get_next_poke_interval(self, started_at: Any, run_duration: Any, poke_count: int) -> float:
+        """Sleep (poke mode) or reschedule (reschedule mode) until the earliest message is due.
+
+        Never sooner than Airflow's own interval (``poke_interval``, or its exponential backoff), never
+        past the sensor's timeout: the last poke still happens before it.
+        """
+        base = float(super()._get_next_poke_interval(started_at, run_duration, poke_count))
+        wake = self._schedule.next_wake() if self._schedule is not None else None
+        if wake is None:
+            return base
+        remaining = max(base, float(self.timeout) - float(run_duration()))
+        return max(base, min(wake - self.clock(), remaining))
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
         """Check once: success returns the outcomes, failure raises, anything else keeps waiting."""
@@ -215,6 +264,9 @@ class Sender25DeliverySensor(_DeliverySensor):
     def _trigger_messages(self) -> dict[str, str | None]:
         return self._ids()
 
+    def _keys(self) -> list[str]:
+        return list(self._ids())
+
     def _conn_id(self) -> str:
         return self.sender25_conn_id
 
@@ -254,6 +306,9 @@ class XmailerDeliverySensor(_DeliverySensor):
 
     def _trigger_messages(self) -> list[dict[str, Any]]:
         return [asdict(target) for target in xmailer_targets(self.messages)]
+
+    def _keys(self) -> list[str]:
+        return [target.key for target in xmailer_targets(self.messages)]
 
     def _conn_id(self) -> str:
         return self.xmailer_conn_id

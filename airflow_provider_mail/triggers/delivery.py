@@ -1,15 +1,16 @@
 """DeliveryTrigger: the delivery gate, polled asynchronously in the triggerer.
 
-It applies exactly the classification and policy of the sensors' ``poke()``
-(:func:`airflow_provider_mail._delivery.policy.judge`), sleeps between polls, yields one plain-JSON event
-and returns. Its kwargs hold the connection id and the ids only, never a key or password.
+It applies exactly the classification, policy and polling schedule of the sensors' ``poke()``
+(:mod:`airflow_provider_mail._delivery.schedule`): each round fetches only the messages that are due,
+then it sleeps until the earliest next one; it yields one plain-JSON event and returns. Its kwargs
+hold the connection id and the ids only, never a key or password.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -20,7 +21,8 @@ from airflow_provider_mail._delivery.errors import (
     TransientStreak,
     error_event,
 )
-from airflow_provider_mail._delivery.policy import DeliveryPolicy, XmailerTarget, judge
+from airflow_provider_mail._delivery.policy import DeliveryPolicy, XmailerTarget
+from airflow_provider_mail._delivery.schedule import DeliveryWatch
 from airflow_provider_mail.exceptions import MailProviderError
 
 
@@ -34,7 +36,17 @@ class DeliveryTrigger(BaseTrigger):
     :param poll_interval: seconds between polls.
     :param lookback: xmailer: seconds to look back when the targets carry no time.
     :param max_consecutive_errors: transient failures in a row that end the wait (with the last one).
+
+    The clock, the sleep and the schedule are class attributes, not kwargs: a benchmark or a test may
+    replace them on an instance (a simulated clock), and the serialized kwargs stay the ids only.
     """
+
+    #: Epoch seconds now (replaceable by a simulated clock).
+    clock: Callable[[], float] = staticmethod(time.time)
+    #: Wait this many seconds (replaceable by a simulated sleep).
+    sleep: Callable[[float], Awaitable[Any]] = staticmethod(asyncio.sleep)
+    #: Poll each message on its own schedule (``False``: every unfinished message every interval).
+    adaptive: bool = True
 
     def __init__(
         self,
@@ -83,19 +95,35 @@ class DeliveryTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Poll, judge, sleep; yield one event and return."""
+        """Poll the due messages, judge, sleep until the next one is due; yield one event and return."""
+        async for event in self.rounds():
+            if event is not None:
+                yield TriggerEvent(event)
+                return
+
+    async def rounds(self) -> AsyncIterator[dict[str, Any] | None]:
+        """One item per poll round: ``None`` while waiting, else the final event's payload.
+
+        Each round fetches only the messages :class:`~airflow_provider_mail._delivery.schedule.
+        DeliveryWatch` says are due, records them (the batch is re-judged only when something changed)
+        and sleeps until the earliest next-poll time. xmailer: one report request per round covers
+        every due target, and the report window only spans the targets still awaited.
+        """
         policy = DeliveryPolicy(**self.policy)
         check = self._check()
+        watch = DeliveryWatch(self._keys(), policy, self.poll_interval, adaptive=self.adaptive)
         streak = TransientStreak(self.max_consecutive_errors)
         polls = 0
         try:
             while True:
                 polls += 1
+                now = self.clock()
+                due = watch.due(now)
                 try:
-                    outcomes = await check.acheck()
+                    outcomes = await check.acheck(due)
                 except MailProviderError as err:
                     if not streak.tolerate(err):
-                        yield TriggerEvent(error_event(err, polls))
+                        yield error_event(err, polls)
                         return
                     self.log.warning(
                         "delivery poll %d failed (%s, %d in a row); trying again in %.0f s",
@@ -104,21 +132,35 @@ class DeliveryTrigger(BaseTrigger):
                         streak.count,
                         self.poll_interval,
                     )
-                    await asyncio.sleep(self.poll_interval)
+                    yield None
+                    await self.sleep(self.poll_interval)
                     continue
                 streak.reset()
-                verdict = judge(outcomes, policy, now=time.time())
-                self.log.info("delivery poll %d: %s", polls, verdict.message)
-                if verdict.done:
-                    yield TriggerEvent(
-                        {
-                            "status": verdict.state,
-                            "message": verdict.message,
-                            "outcomes": verdict.xcom(),
-                            "polls": polls,
-                        }
-                    )
+                watch.record(outcomes, now)
+                verdict = watch.verdict(now)
+                if verdict is not None and verdict.done:
+                    yield {
+                        "status": verdict.state,
+                        "message": verdict.message,
+                        "outcomes": verdict.xcom(),
+                        "polls": polls,
+                    }
                     return
-                await asyncio.sleep(self.poll_interval)
+                wake = watch.next_wake()
+                self.log.info(
+                    "delivery poll %d: %d polled, %s; %d still watched",
+                    polls,
+                    len(due),
+                    verdict.message if verdict is not None else "waiting",
+                    len(watch.next_at),
+                )
+                yield None
+                after = self.clock()
+                await self.sleep(self.poll_interval if wake is None else max(0.0, wake - after))
         finally:
             await check.aclose()
+
+    def _keys(self) -> list[str]:
+        if isinstance(self.messages, dict):
+            return list(self.messages)
+        return [str(target["key"]) for target in self.messages]

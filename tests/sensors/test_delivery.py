@@ -126,12 +126,27 @@ def test_without_grace_period_the_gate_succeeds_at_sent(emulator):
     assert outcome["raw_status"] == "Sent"
 
 
-def test_softfail_keeps_waiting_then_succeeds(emulator):
-    sent = send("slow+softfail@example.org")
-    outcome = next(iter(sensor(sent).execute(CONTEXT).values()))
-    assert outcome["status"] == "delivered"
-    (message,) = emulator.messages()
-    assert [d.status for d in message.deliveries].count("SoftFail") >= 1
+def test_softfail_keeps_waiting_then_succeeds(monkeypatch):
+    """Poke mode on Postal's own timing: the sensor keeps its schedule between pokes, skips the soft
+    failure until Postal's retry is near, and sees the retry's Sent within one poke interval."""
+    interval = 30.0
+    with Sender25Emulator(delivery_delay=10, retry_interval=300, softfail_attempts=1) as emu:
+        monkeypatch.setenv("AIRFLOW_CONN_SENDER25_DEFAULT", emu.airflow_connection(retry_backoff=0.01))
+        sent = send("slow+softfail@example.org")
+        operator = sensor(sent, poke_interval=interval)
+        operator.clock = emu.now
+        pokes, result = 0, False
+        while not result and pokes < 60:
+            emu.advance(interval)
+            pokes += 1
+            result = operator.poke(CONTEXT)
+        (message,) = emu.messages()
+        sent_at = message.deliveries[-1].timestamp
+        assert [d.status for d in message.deliveries] == ["SoftFail", "Sent"]
+        assert result.xcom_value[str(message.id)]["status"] == "delivered"
+        assert emu.now() - sent_at <= interval  # seen within one interval of the retry
+        reads = len(message_reads(emu))
+        assert reads < pokes  # the pokes between the soft failure and Postal's retry read nothing
 
 
 def test_held_fails_by_default(emulator):
@@ -254,8 +269,10 @@ def xsend(*recipients):
 def test_xmailer_sensor_makes_one_report_request_per_poke_for_a_batch(xmailer):
     sent = [xsend(*[f"r{b}-{i}@example.org" for i in range(10)]) for b in range(5)]  # 50 deliveries
     operator = XmailerDeliverySensor(task_id="w", messages=sent, poke_interval=0.2, timeout=30)
+    operator.clock = xmailer.now
     for _ in range(3):
         assert operator.poke(CONTEXT) is False  # not visible yet: pending, not failed
+        xmailer.advance(1)  # one poke interval and more: every pending delivery is due again
     assert len(xmailer.requests) == 3
     xmailer.advance(120)
     result = operator.poke(CONTEXT)
@@ -266,6 +283,7 @@ def test_xmailer_sensor_makes_one_report_request_per_poke_for_a_batch(xmailer):
 def test_xmailer_sensor_fails_fast_on_a_hard_bounce_and_waits_through_softfail(xmailer):
     sent = xsend("a@example.org", "b+softfail@example.org")
     operator = XmailerDeliverySensor(task_id="w", messages=sent, poke_interval=0.2, timeout=30)
+    operator.clock = xmailer.now
     xmailer.advance(35)  # the softfail's 4xx is visible, its delivery (40 s later) is not yet
     assert operator.poke(CONTEXT) is False
     xmailer.advance(60)
