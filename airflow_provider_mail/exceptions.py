@@ -14,6 +14,7 @@ task **without** using its retries (marked *fatal* below)::
     ├── DeliveryFailedError             *   the delivery gate saw a hard failure, bounce, cancel (or hold)
     ├── SendLedgerError                 *   the send ledger's record is corrupt, foreign or unreadable as ours
     ├── SendLedgerUnavailable               the send ledger could not be read or written (nothing was sent)
+    ├── BulkSendFailed                      more rows of a bulk send failed than max_failed_rows allows
     ├── Sender25ApiError                    the API answered with an error envelope (code + message)
     │   ├── Sender25AuthError           *   AccessDenied, InvalidServerAPIKey, ServerSuspended
     │   ├── Sender25ValidationError     *   a send was refused (NoRecipients, NoContent, …); also a
@@ -156,6 +157,28 @@ class SendLedgerUnavailable(MailProviderError):
     def __init__(self, message: str, *, record: str) -> None:
         super().__init__(message)
         self.record = record
+
+
+class BulkSendFailed(MailProviderError):
+    """More rows of a bulk send failed than ``max_failed_rows`` allows; the others were sent.
+
+    Not fatal: a retry sends only the rows no try has sent yet (the send ledger knows which).
+
+    :param message: counts, the first failed rows and where every row's result is.
+    :param failed: rows refused or invalid (nothing sent).
+    :param unknown: rows whose outcome is unknown (not re-sent).
+    :param total: rows in the batch.
+    :param results_path: the results file.
+    """
+
+    def __init__(
+        self, message: str, *, failed: int, unknown: int = 0, total: int = 0, results_path: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.failed = failed
+        self.unknown = unknown
+        self.total = total
+        self.results_path = results_path
 
 
 class Sender25ApiError(MailProviderError):

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from airflow_provider_mail._compat import Connection
     from airflow_provider_mail._shared.mime import BuiltMessage
 
-__all__ = ["STATUS_FILTERS", "XmailerReport", "XmailerReportHook", "XmailerSmtpHook"]
+__all__ = ["STATUS_FILTERS", "XmailerReport", "XmailerReportHook", "XmailerSmtpHook", "XmailerSmtpSession"]
 
 #: Where a user finds out whether an ambiguous SMTP send was queued.
 WHERE_TO_LOOK = (
@@ -270,12 +270,31 @@ class XmailerSmtpHook(_XmailerBaseHook):
         :param fail_on_refused: raise :class:`XmailerRecipientsRefused` when any recipient is refused
             (the accepted ones were still sent).
         """
+        return self._send(built, fail_on_refused, self._attempt)
+
+    def smtp_session(self) -> XmailerSmtpSession:
+        """An SMTP session that sends several messages over one connection (bulk senders).
+
+        .. code-block:: python
+
+            with hook.smtp_session() as session:
+                for built in messages:
+                    session.send(built)
+        """
+        return XmailerSmtpSession(self)
+
+    def _send(
+        self,
+        built: BuiltMessage,
+        fail_on_refused: bool,
+        attempt: Callable[[BuiltMessage, bytes], dict[str, Any]],
+    ) -> dict[str, Any]:
         data = built.as_bytes()
         send = SendIdentity("xmailer", f"SMTP to {self._relay}", list(built.recipients), WHERE_TO_LOOK)
         attempts = Attempts(self.settings.retry_policy, f"xmailer SMTP {self._relay}", send=send)
         while True:
             try:
-                result = self._attempt(built, data)
+                result = attempt(built, data)
                 break
             except AttemptFailed as failed:
                 self._sleep(attempts.wait_after(failed))
@@ -417,6 +436,56 @@ class XmailerSmtpHook(_XmailerBaseHook):
             )
         queue_id = extract_queue_id(_text(reply))
         return _result(built, queue_id, accepted, refused, sent_at=datetime.now(timezone.utc).isoformat())
+
+
+class XmailerSmtpSession:
+    """One SMTP connection kept open for several messages: same transaction, retries and errors as
+    :meth:`XmailerSmtpHook.send`, without a new connect, TLS handshake and AUTH per message.
+
+    A connection the relay closed in between (idle timeout, a per-connection message limit) fails
+    before DATA, which is retried on a new connection; after any failure the connection is dropped.
+    Not thread-safe: one session per thread.
+
+    :param hook: the SMTP hook (connection settings, retry policy).
+    """
+
+    def __init__(self, hook: XmailerSmtpHook) -> None:
+        self.hook = hook
+        self._client: smtplib.SMTP | None = None
+        #: connections opened so far (1 for a session that never lost its connection)
+        self.connections = 0
+
+    def send(self, built: BuiltMessage, *, fail_on_refused: bool = False) -> dict[str, Any]:
+        """Send a built message over the session's connection; see :meth:`XmailerSmtpHook.send`.
+
+        :param built: the message and its envelope.
+        :param fail_on_refused: raise when any recipient is refused.
+        """
+        return self.hook._send(built, fail_on_refused, self._attempt)
+
+    def _attempt(self, built: BuiltMessage, data: bytes) -> dict[str, Any]:
+        if self._client is None:
+            self._client = self.hook._connect()
+            self.connections += 1
+        client = self._client
+        try:
+            return self.hook._transaction(client, built, data)
+        except BaseException:
+            self._client = None
+            client.close()
+            raise
+
+    def close(self) -> None:
+        """Say QUIT and close the connection (if open)."""
+        if self._client is not None:
+            client, self._client = self._client, None
+            _quit_quietly(client)
+
+    def __enter__(self) -> XmailerSmtpSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def _result(
