@@ -13,6 +13,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -105,7 +106,34 @@ def read_results(target: str) -> list[dict[str, Any]]:
 
     :param target: the path or URL.
     """
+    return list(iter_results(target))
+
+
+def iter_results(target: str) -> Iterator[dict[str, Any]]:
+    """The rows of a results file, one at a time.
+
+    :param target: the path or URL.
+    """
     from airflow_provider_mail._bulk.rows import open_text
 
     with open_text(target) as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
+
+
+#: Result statuses whose rows the service accepted (their ids are in the line).
+ACCEPTED_STATUSES = frozenset({"accepted", "sent_earlier"})
+
+
+def accepted_sends(xcom: Any) -> Any:
+    """What a delivery gate awaits from a bulk send's XCom: its ids, or, for a batch too big to carry
+    them in the XCom, the accepted rows of its results file (streamed); any other value unchanged.
+
+    :param xcom: a bulk operator's XCom, or anything else the gate accepts.
+    """
+    if not (isinstance(xcom, dict) and "results_path" in xcom and "counts" in xcom):
+        return xcom
+    if xcom.get("ids_in_xcom"):
+        return {"messages": xcom["messages"]} if "messages" in xcom else list(xcom.get("sends") or [])
+    return [row for row in iter_results(xcom["results_path"]) if row.get("status") in ACCEPTED_STATUSES]

@@ -47,6 +47,15 @@ class MailServiceHook(BaseHook, Generic[SettingsT]):
         self._sleep: Callable[[float], None] = time.sleep
         self._asleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
+    def route_waits(self, sleep: Callable[[float], None]) -> None:
+        """Sleep every backoff wait of this hook's sync calls through ``sleep`` instead of ``time.sleep``.
+
+        A bulk sender routes them through its shared gate, so one 429 holds every worker.
+
+        :param sleep: called with the seconds to wait.
+        """
+        self._sleep = sleep
+
     # -- what a service hook says ------------------------------------------------------------------
     @property
     def connection_id(self) -> str:

@@ -568,7 +568,8 @@ class Sender25BulkSendOperator(_BulkSendOperator):
          "ids_in_xcom": bool,
          "messages": {recipient: {"id": int, "token": str}}}   # {} above xcom_ids_limit accepted
 
-    ``Sender25DeliverySensor(messages=<this XCom>)`` takes it as is. The same recipient in two rows
+    ``Sender25DeliverySensor(messages=<this XCom>)`` takes it as is (above ``xcom_ids_limit`` it reads the
+    accepted rows from the results file). The same recipient in two rows
     appears as ``"<recipient> (row <index>)"`` for the second.
 
     :param rows: the rows (templated).
@@ -625,7 +626,7 @@ class Sender25BulkSendOperator(_BulkSendOperator):
             hook = Sender25Hook(sender25_conn_id=self.sender25_conn_id)
             hook.settings  # noqa: B018 - fetch the connection here, not in a worker thread
             # the hook's waits between attempts (429 Retry-After included) hold every sender
-            hook._sleep = gate.sleep_after_failure
+            hook.route_waits(gate.sleep_after_failure)
             clients.append(hook)
         return clients
 
@@ -665,7 +666,8 @@ class XmailerBulkSendOperator(_BulkSendOperator):
         {"counts": {...}, "results_path": ..., "failed_rows": [...], "ids_in_xcom": bool,
          "sends": [{"queue_id", "accepted", "mail_from", "sent_at"}, ...]}  # [] above xcom_ids_limit
 
-    Pass ``<task>.output["sends"]`` (or the XCom's ``sends``) to ``XmailerDeliverySensor(messages=…)``.
+    ``XmailerDeliverySensor(messages=<this XCom>)`` takes it as is; above ``xcom_ids_limit`` the sensor
+    reads the accepted rows from the results file.
 
     :param fail_on_refused: a row with any refused recipient counts as failed (its accepted
         recipients were still sent); by default only a row that reached nobody fails.
@@ -695,7 +697,7 @@ class XmailerBulkSendOperator(_BulkSendOperator):
     def open_clients(self, count: int, gate: SendGate) -> list[Any]:
         hook = XmailerSmtpHook(xmailer_conn_id=self.xmailer_conn_id)
         hook.settings  # noqa: B018 - fetch the connection here, not in a worker thread
-        hook._sleep = gate.sleep_after_failure
+        hook.route_waits(gate.sleep_after_failure)
         self._xmailer_hook = hook
         return [hook.smtp_session() for _ in range(count)]
 

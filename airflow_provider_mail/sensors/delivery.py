@@ -22,6 +22,7 @@ from dataclasses import asdict
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_mail._bulk.results import accepted_sends
 from airflow_provider_mail._compat import (
     AirflowSkipException,
     BaseSensorOperator,
@@ -256,7 +257,7 @@ class Sender25DeliverySensor(_DeliverySensor):
         self.sender25_conn_id = sender25_conn_id
 
     def _ids(self) -> dict[str, str | None]:
-        return sender25_message_ids(self.messages)
+        return sender25_message_ids(accepted_sends(self.messages))
 
     def _check(self) -> Sender25DeliveryCheck:
         return Sender25DeliveryCheck(self.sender25_conn_id, self._ids())
@@ -301,14 +302,14 @@ class XmailerDeliverySensor(_DeliverySensor):
 
     def _check(self) -> XmailerDeliveryCheck:
         return XmailerDeliveryCheck(
-            self.xmailer_conn_id, xmailer_targets(self.messages), lookback=self.lookback
+            self.xmailer_conn_id, xmailer_targets(accepted_sends(self.messages)), lookback=self.lookback
         )
 
     def _trigger_messages(self) -> list[dict[str, Any]]:
-        return [asdict(target) for target in xmailer_targets(self.messages)]
+        return [asdict(target) for target in xmailer_targets(accepted_sends(self.messages))]
 
     def _keys(self) -> list[str]:
-        return [target.key for target in xmailer_targets(self.messages)]
+        return [target.key for target in xmailer_targets(accepted_sends(self.messages))]
 
     def _conn_id(self) -> str:
         return self.xmailer_conn_id

@@ -14,6 +14,7 @@ from airflow_provider_mail._shared.task_context import TRACE_HEADER
 from airflow_provider_mail.exceptions import AmbiguousSendError, BulkSendFailed, Sender25AuthError
 from airflow_provider_mail.hooks.sender25 import SEND_MESSAGE_PATH
 from airflow_provider_mail.operators.bulk import Sender25BulkSendOperator, XmailerBulkSendOperator
+from airflow_provider_mail.sensors.delivery import Sender25DeliverySensor, XmailerDeliverySensor
 
 FAST = {"retry_backoff": 0.01, "timeout": 5, "connect_timeout": 5}
 
@@ -192,3 +193,21 @@ def test_xmailer_bulk_reuses_smtp_sessions_and_returns_gate_ready_sends(tmp_path
     from airflow_provider_mail._delivery.policy import xmailer_targets
 
     assert len(xmailer_targets(result["sends"])) == 39
+
+
+@pytest.mark.parametrize("xcom_ids_limit", [1000, 5], ids=["ids-in-xcom", "ids-in-results-file"])
+def test_the_sender25_gate_takes_the_bulk_xcom_as_is(tmp_path, sender25, xcom_ids_limit):
+    """Small batches carry their ids in the XCom; big ones only the results file, which the gate reads."""
+    result = run(bulk(tmp_path, customers(12), xcom_ids_limit=xcom_ids_limit))
+    assert result["ids_in_xcom"] is (xcom_ids_limit == 1000)
+    awaited = Sender25DeliverySensor(task_id="gate", messages=result)._ids()
+    assert set(awaited) == {str(m.id) for m in sender25.messages()}
+    assert sorted(awaited.values()) == sorted(f"c{n}@example.org" for n in range(12))
+
+
+@pytest.mark.parametrize("xcom_ids_limit", [1000, 2], ids=["ids-in-xcom", "ids-in-results-file"])
+def test_the_xmailer_gate_takes_the_bulk_xcom_as_is(tmp_path, xmailer, xcom_ids_limit):
+    result = run(bulk(tmp_path, customers(6), XmailerBulkSendOperator, xcom_ids_limit=xcom_ids_limit))
+    targets = XmailerDeliverySensor(task_id="gate", messages=result)._trigger_messages()
+    assert sorted(t["recipient"] for t in targets) == sorted(f"c{n}@example.org" for n in range(6))
+    assert all(t["queue_id"] for t in targets)
