@@ -108,6 +108,16 @@ class PreparedSend:
         }
 
 
+def checked_on_unknown_outcome(value: Any) -> OnUnknownOutcome:
+    """The ``on_unknown_outcome`` argument, checked when the DAG is parsed.
+
+    :param value: ``"fail"`` or ``"resend"``.
+    """
+    if value not in ON_UNKNOWN_OUTCOME_CHOICES:
+        raise MailConfigurationError(f"on_unknown_outcome must be 'fail' or 'resend', got {value!r}")
+    return value  # type: ignore[no-any-return]
+
+
 def explain_ambiguous(error: AmbiguousSendError, trace: str) -> AmbiguousSendError:
     """Add the trace header to the hook's ambiguous-send error, so the user can find the message.
 
@@ -184,11 +194,7 @@ class SendOnceOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if on_unknown_outcome not in ON_UNKNOWN_OUTCOME_CHOICES:
-            raise MailConfigurationError(
-                f"on_unknown_outcome must be 'fail' or 'resend', got {on_unknown_outcome!r}"
-            )
-        self.on_unknown_outcome = on_unknown_outcome
+        self.on_unknown_outcome = checked_on_unknown_outcome(on_unknown_outcome)
         self.ledger = ledger
 
     def send_once(self, context: Context, prepare: Callable[[], PreparedSend]) -> dict[str, Any]:

@@ -54,9 +54,9 @@ from airflow_provider_mail.hooks.sender25 import Sender25Hook
 from airflow_provider_mail.hooks.xmailer import XmailerSmtpHook
 from airflow_provider_mail.operators._exactly_once import (
     NOT_SENT_ERRORS,
-    ON_UNKNOWN_OUTCOME_CHOICES,
     PARTLY_SENT_ERRORS,
     OnUnknownOutcome,
+    checked_on_unknown_outcome,
 )
 
 if TYPE_CHECKING:
@@ -176,10 +176,6 @@ class _BulkSendOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if on_unknown_outcome not in ON_UNKNOWN_OUTCOME_CHOICES:
-            raise MailConfigurationError(
-                f"on_unknown_outcome must be 'fail' or 'resend', got {on_unknown_outcome!r}"
-            )
         if not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise MailConfigurationError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
         if max_failed_rows < 0:
@@ -204,7 +200,7 @@ class _BulkSendOperator(BaseOperator):
         self.progress_interval = progress_interval
         self.ledger_chunk_size = ledger_chunk_size
         self.xcom_ids_limit = xcom_ids_limit
-        self.on_unknown_outcome = on_unknown_outcome
+        self.on_unknown_outcome = checked_on_unknown_outcome(on_unknown_outcome)
         self.ledger = ledger
 
     # -- what a service says ----------------------------------------------------------------------
