@@ -215,7 +215,7 @@ def test_send_and_confirm_defers_confirms_and_fails_fast_on_the_bounce(dags_test
     )
     # Whichever sensor `dags test` runs first defers (the other then finds its message already final):
     # the trigger polled, and execute_complete ran on its event.
-    assert "delivery poll 1: waiting: pending 1" in output
+    assert "delivery poll 1: 1 polled, waiting: pending 1" in output
     assert "poll(s) in the triggerer:" in output
     assert "invoice delivered to ana@example.org" in output
     assert "ghost+hardfail@example.org" in output and "550 5.1.1" in output
