@@ -51,7 +51,7 @@ if Sender25BulkSendOperator is not None:
             from_email="bench@example.com",
             subject="Pedido {{ row.order }}",
             plain_body="Olá {{ row.name }}, seu pedido {{ row.order }} foi enviado.",
-            concurrency=int(os.environ.get("BENCH_BULK_CONCURRENCY", "16")),
+            max_concurrency=int(os.environ.get("BENCH_BULK_CONCURRENCY", "16")),
         )
 
     bench_bulk_send()
