@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import io
 import json
 import os
 import sys
@@ -113,10 +114,16 @@ def run_bulk(
     ``timings`` (when given) receives the seconds of each step."""
     operator = make_bulk(rows, concurrency, **extra)
     context = task_context()
-    started = time.perf_counter()
-    operator.render_template_fields(context)
-    rendered = time.perf_counter()
-    result = operator.execute(context)
+    log = io.StringIO()  # the task log (structlog prints it to stdout): kept out of the bench's output
+    try:
+        with contextlib.redirect_stdout(log):
+            started = time.perf_counter()
+            operator.render_template_fields(context)
+            rendered = time.perf_counter()
+            result = operator.execute(context)
+    except BaseException:
+        print(log.getvalue()[-3000:], file=sys.stderr)
+        raise
     if timings is not None:
         timings["render_template_fields"] = rendered - started
         timings["execute"] = time.perf_counter() - rendered
