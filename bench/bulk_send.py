@@ -351,11 +351,6 @@ def main() -> dict[str, Any]:
             limited["physical_limit_per_second"] = round(min(limit, RATE_LIMIT), 1)
             limited["rate_limit"] = RATE_LIMIT
             results["bulk_rate_limited"] = limited
-            # Told the limit (``rate_limit=``): paced before the service has to push back.
-            told = bulk_execute(RATE_LIMITED_MESSAGES, rate_limit=RATE_LIMIT)
-            told["physical_limit_per_second"] = limited["physical_limit_per_second"]
-            told["rate_limit"] = RATE_LIMIT
-            results["bulk_rate_limited_told"] = told
         results["rss"] = {
             str(size): run_isolated("bulk_send", "--rss", str(size), "offline", timeout=900)
             for size in RSS_SIZES
