@@ -180,7 +180,7 @@ def table(results: dict) -> str:
         if measured is None:
             shown = "not measured"
         else:
-            shown = f"{measured:,.3g}" if isinstance(measured, float) else str(measured)
+            shown = f"{measured:,.2f}" if isinstance(measured, float) else str(measured)
             shown = f"{shown} {row['unit']}".rstrip()
         lines.append(f"  [{'met' if row['met'] else 'MISSED'}] {name}: {shown}")
     return "\n".join(lines)
