@@ -49,18 +49,18 @@ def send_messages(count: int) -> list[int]:
 
 def triggers_in_one_loop(base_url: str, ids: list[int]) -> dict:
     """Run in a fresh process: N triggers, ROUNDS poll rounds, then cancel them (they would wait on)."""
-    from airflow_provider_mail.hooks import sender25 as hook_module
+    from airflow_provider_mail._transport.async_driver import AsyncHttpDriver
     from airflow_provider_mail.triggers.delivery import DeliveryTrigger
 
     os.environ["AIRFLOW_CONN_SENDER25_DEFAULT"] = sender25_conn_json(base_url, timeout=120)
     sent = {"requests": 0}
-    attempt = hook_module.attempt_with_httpx
+    send = AsyncHttpDriver.send
 
-    async def counted(*args, **kwargs):  # count HTTP requests without asking the emulator (cheap)
+    async def counted(self, request):  # count HTTP requests without asking the emulator (cheap)
         sent["requests"] += 1
-        return await attempt(*args, **kwargs)
+        return await send(self, request)
 
-    hook_module.attempt_with_httpx = counted
+    AsyncHttpDriver.send = counted  # type: ignore[method-assign]
     triggers = [
         DeliveryTrigger(
             service="sender25",

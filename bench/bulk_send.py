@@ -1,0 +1,398 @@
+"""A batch of 2,000 messages at a real network's round trip: the bulk operator against what a user
+would write instead (a ``send_message`` loop, or one mapped task instance per message).
+
+The Sender25 emulator runs in its own process with 50 ms injected per answer (concurrent requests
+are not serialised), so the numbers are governed by the round trip, as over a real network, and
+not by loopback speed.
+
+* **bulk**: ``Sender25BulkSendOperator.execute()`` with a minimal task context (rendering,
+  validation, the send ledger and the sends: everything the task does after it has started), and
+  the same 2,000 rows as one task of a real scheduler + LocalExecutor run (the task's start-up
+  included).
+* **sequential**: ``Sender25Hook.send_message`` in a loop, measured on fewer messages and
+  extrapolated linearly (each call is one round trip, so it is linear).
+* **mapped**: ``Sender25SendEmailOperator.partial().expand(to=[...])`` run by a real scheduler and
+  LocalExecutor (tests/real_services/harness.py) on ``MAPPED`` task instances; the wall time per
+  task instance is extrapolated linearly to 2,000.
+* **physical limit**: ``min(concurrency / round trip, rate limit)``, the round trip measured with a
+  bare keep-alive ``http.client`` request in the same run.
+
+``python -m bench.bulk_send --rss ROWS`` is the memory probe: it writes ROWS rows to a JSONL file,
+runs the bulk operator over it in this fresh process and prints its peak RSS (``VmHWM``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from bench._common import API_KEY, ROOT, emulator_process, peak_rss_mb, run_isolated, sender25_conn_json
+
+LATENCY = 0.05
+MESSAGES = 2000
+SEQUENTIAL = 200
+MAPPED = 50
+CONCURRENCY = 16
+RATE_LIMIT = 100.0
+RATE_LIMITED_MESSAGES = 1000
+RSS_SIZES = (1000, 100_000)
+RSS_NETWORK_SIZES = (1000, 5000)
+DAGS = Path(__file__).with_name("dags")
+FROM = "bench@example.com"
+PATH = "/api/v1/send/message"
+
+
+# -- the bulk operator: the one place that knows its call -----------------------------------------
+
+
+def bulk_operator_class() -> Any:
+    """``Sender25BulkSendOperator``, or ``None`` while it does not exist yet."""
+    try:
+        from airflow_provider_mail.operators.bulk import Sender25BulkSendOperator
+    except ImportError:
+        return None
+    return Sender25BulkSendOperator
+
+
+def make_rows(count: int, prefix: str = "r") -> list[dict[str, Any]]:
+    """``count`` rows, each a recipient and the values its templates use."""
+    return [{"to": f"{prefix}{n}@example.org", "name": f"Cliente {n}", "order": n} for n in range(count)]
+
+
+def make_bulk(
+    rows: list[dict[str, Any]] | str,
+    concurrency: int = CONCURRENCY,
+    task_id: str = "bulk",
+    **extra: Any,
+) -> Any:
+    """The bulk operator over ``rows`` (a list of dicts, or the path of a JSONL file), each row's
+    subject and body rendered from its values, ``concurrency`` worker threads, the results file in a
+    scratch directory."""
+    operator = bulk_operator_class()
+    return operator(
+        task_id=task_id,
+        rows=rows,
+        from_email=FROM,
+        subject="Pedido {{ row.order }}",
+        plain_body="Olá {{ row.name }}, seu pedido {{ row.order }} foi enviado.",
+        max_concurrency=concurrency,
+        results_path=str(Path(tempfile.mkdtemp(prefix="bench-results-")) / "results.jsonl"),
+        **extra,
+    )
+
+
+def task_context(task_id: str = "bulk") -> dict[str, Any]:
+    """What execute() needs of a running task instance (as the operator tests hand it)."""
+    ti = SimpleNamespace(
+        dag_id="bench",
+        task_id=task_id,
+        run_id=f"bench__{time.time_ns()}",
+        map_index=-1,
+        try_number=1,
+        max_tries=0,
+    )
+    return {"ti": ti, "ds": "2026-11-22", "params": {}, "run_id": ti.run_id}
+
+
+def run_bulk(
+    rows: list[dict[str, Any]] | str,
+    concurrency: int = CONCURRENCY,
+    timings: dict | None = None,
+    **extra: Any,
+) -> Any:
+    """Render the operator's template fields as Airflow does before a task runs, then execute() it;
+    ``timings`` (when given) receives the seconds of each step."""
+    operator = make_bulk(rows, concurrency, **extra)
+    context = task_context()
+    log = io.StringIO()  # the task log (structlog prints it to stdout): kept out of the bench's output
+    try:
+        with contextlib.redirect_stdout(log):
+            started = time.perf_counter()
+            operator.render_template_fields(context)
+            rendered = time.perf_counter()
+            result = operator.execute(context)
+    except BaseException:
+        print(log.getvalue()[-3000:], file=sys.stderr)
+        raise
+    if timings is not None:
+        timings["render_template_fields"] = rendered - started
+        timings["execute"] = time.perf_counter() - rendered
+    return result
+
+
+# -- the measurements -----------------------------------------------------------------------------
+
+
+def round_trip(base_url: str, count: int = 20) -> float:
+    """Seconds of one bare keep-alive request/answer (the floor every client pays per send)."""
+    host, port = base_url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port))
+    body = json.dumps({"to": ["rtt@example.org"], "from": FROM, "subject": "rtt", "plain_body": "x"}).encode()
+    headers = {"X-Server-API-Key": API_KEY, "Content-Type": "application/json"}
+    started = time.perf_counter()
+    for _ in range(count):
+        connection.request("POST", PATH, body=body, headers=headers)
+        connection.getresponse().read()
+    connection.close()
+    return (time.perf_counter() - started) / count
+
+
+def sequential_loop(count: int) -> float:
+    """Seconds for ``count`` ``send_message`` calls, one after the other, one hook."""
+    from airflow_provider_mail.hooks.sender25 import Sender25Hook
+
+    started = time.perf_counter()
+    with Sender25Hook() as hook:
+        for n in range(count):
+            hook.send_message(
+                to=[f"seq{n}@example.org"], from_email=FROM, subject=f"Pedido {n}", plain_body="hello"
+            )
+    return time.perf_counter() - started
+
+
+def bulk_execute(count: int, concurrency: int = CONCURRENCY, **extra: Any) -> dict[str, Any]:
+    """Seconds of the bulk operator's execute() over ``count`` rows."""
+    rows = make_rows(count, prefix=f"b{time.time_ns()}-")
+    timings: dict[str, float] = {}
+    run_bulk(rows, concurrency, timings, **extra)
+    elapsed = timings["execute"]
+    return {
+        "messages": count,
+        "seconds": round(elapsed, 3),
+        "per_second": round(count / elapsed, 1),
+        # Airflow renders every string of a literal ``rows`` list as a template before execute():
+        # reported apart (rows from an XCom or a file are not rendered this way).
+        "render_template_fields_seconds": round(timings["render_template_fields"], 3),
+    }
+
+
+def _parse_time(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def real_scheduler(base_url: str, mapped: int, bulk_messages: int) -> dict[str, Any]:
+    """Mapped task instances, and the bulk operator as one task, under a real scheduler + LocalExecutor.
+
+    The wall time of the mapped tasks runs from the end of the upstream task (the moment the
+    scheduler can expand the map) to the end of the last mapped task instance.
+    """
+    from tests.real_services.harness import AirflowStack
+
+    results: dict[str, Any] = {}
+    home = Path(tempfile.mkdtemp(prefix="bench-af-"))
+    env = {
+        "AIRFLOW_CONN_SENDER25_DEFAULT": sender25_conn_json(base_url),
+        "BENCH_BULK_CONCURRENCY": str(CONCURRENCY),
+        # A shared 2-core machine: more parallel task processes than cores only adds contention.
+        "AIRFLOW__CORE__PARALLELISM": "4",
+    }
+    began = time.monotonic()
+    with AirflowStack(home, DAGS, env=env, pythonpath=[ROOT]) as stack:
+        results["stack_start_seconds"] = round(time.monotonic() - began, 1)
+        api = stack.client
+
+        def instances(dag_id: str, run_id: str) -> list[dict[str, Any]]:
+            response = api.http.get(
+                f"{api.base}/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000}, timeout=30
+            )
+            response.raise_for_status()
+            return response.json()["task_instances"]
+
+        run_id = stack.trigger("bench_mapped_send", {"count": mapped})
+        state = stack.wait_run("bench_mapped_send", run_id, timeout=600)
+        tis = instances("bench_mapped_send", run_id)
+        sends = [ti for ti in tis if ti["task_id"] == "send"]
+        upstream = next(ti for ti in tis if ti["task_id"] == "recipients")
+        span = max(_parse_time(ti["end_date"]) for ti in sends) - _parse_time(upstream["end_date"])
+        per_instance = span / len(sends)
+        results["mapped"] = {
+            "state": state,
+            "task_instances": len(sends),
+            "succeeded": sum(ti["state"] == "success" for ti in sends),
+            "seconds": round(span, 2),
+            "seconds_per_task_instance": round(per_instance, 3),
+            "mean_task_duration": round(sum(ti["duration"] or 0 for ti in sends) / len(sends), 3),
+            "extrapolated_seconds": round(per_instance * MESSAGES, 1),
+            "extrapolated_per_second": round(1 / per_instance, 2),
+            "parallelism": 4,
+        }
+        if bulk_operator_class() is not None:
+            run_id = stack.trigger("bench_bulk_send", {"count": bulk_messages})
+            state = stack.wait_run("bench_bulk_send", run_id, timeout=600)
+            tis = instances("bench_bulk_send", run_id)
+            bulk = next(ti for ti in tis if ti["task_id"] == "bulk")
+            upstream = next(ti for ti in tis if ti["task_id"] == "rows")
+            span = _parse_time(bulk["end_date"]) - _parse_time(upstream["end_date"])
+            results["bulk_task"] = {
+                "state": state,
+                "messages": bulk_messages,
+                "seconds": round(span, 2),
+                "task_duration": bulk["duration"],
+                "per_second": round(bulk_messages / span, 1),
+            }
+    return results
+
+
+class _InstantSender25:
+    """Answers ``send_message`` the way the API does, at once and without a network: it builds and
+    encodes the payload as the hook does, so rows, rendering, validation, the ledger and the
+    results file all run; only the HTTP round trip is left out (its memory does not grow per row)."""
+
+    from_email = None
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def send_message(self, **arguments: Any) -> dict[str, Any]:
+        from airflow_provider_mail._sender25.payload import build_send_message_payload
+
+        payload = build_send_message_payload(**arguments)
+        json.dumps(payload)
+        self.sent += 1
+        return {
+            "message_id": f"{self.sent}@bench",
+            "messages": {rcpt: {"id": self.sent, "token": "t"} for rcpt in payload["to"]},
+        }
+
+    def close(self) -> None:
+        """Nothing to close (the hooks close their sessions)."""
+
+
+def no_network_operator_class() -> Any:
+    """The bulk operator with :class:`_InstantSender25` clients instead of hooks."""
+    base = bulk_operator_class()
+
+    class NoNetworkBulkSend(base):  # type: ignore[misc, valid-type]
+        def open_clients(self, count: int, gate: Any) -> list[Any]:
+            return [_InstantSender25() for _ in range(count)]
+
+    return NoNetworkBulkSend
+
+
+def rss_probe(count: int, network: bool) -> dict[str, Any]:
+    """In this fresh process: ``count`` rows from a JSONL file through the bulk operator; peak RSS.
+
+    :param network: send to an emulator (no latency) in its own process; else the instant client.
+    """
+    global bulk_operator_class
+    os.environ.setdefault(
+        "AIRFLOW__MAIL_PROVIDER__SEND_LEDGER", Path(tempfile.mkdtemp(prefix="bench-ledger-")).as_uri()
+    )
+    path = Path(tempfile.mkdtemp(prefix="bench-rows-")) / "rows.jsonl"
+    with path.open("w") as out:
+        for row in make_rows(count, prefix=f"m{count}-"):
+            out.write(json.dumps(row) + "\n")
+    with contextlib.ExitStack() as stack:
+        if network:
+            base_url = stack.enter_context(emulator_process("sender25"))
+            os.environ["AIRFLOW_CONN_SENDER25_DEFAULT"] = sender25_conn_json(base_url)
+        else:
+            offline = no_network_operator_class()
+            bulk_operator_class = lambda: offline  # noqa: E731 - this process only
+        run_bulk(make_rows(10, prefix="warm-"))  # imports and the first connection, before the baseline
+        before = peak_rss_mb()
+        started = time.perf_counter()
+        run_bulk(str(path))
+        elapsed = time.perf_counter() - started
+    return {
+        "rows": count,
+        "network": network,
+        "seconds": round(elapsed, 2),
+        "rows_per_second": round(count / elapsed, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "rss_before_mb": round(before, 1),
+    }
+
+
+def main() -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "latency_seconds": LATENCY,
+        "messages": MESSAGES,
+        "concurrency": CONCURRENCY,
+        "bulk_available": bulk_operator_class() is not None,
+    }
+    ledger = Path(tempfile.mkdtemp(prefix="bench-ledger-"))
+    os.environ.setdefault("AIRFLOW__MAIL_PROVIDER__SEND_LEDGER", ledger.as_uri())
+    with emulator_process("sender25", "--latency", str(LATENCY)) as base_url:
+        os.environ["AIRFLOW_CONN_SENDER25_DEFAULT"] = sender25_conn_json(base_url)
+        sequential_loop(5)  # warm-up: imports, the first connection
+        rtt = round_trip(base_url)
+        results["round_trip_seconds"] = round(rtt, 4)
+        seq = sequential_loop(SEQUENTIAL)
+        results["sequential"] = {
+            "messages_measured": SEQUENTIAL,
+            "seconds_measured": round(seq, 2),
+            "per_second": round(SEQUENTIAL / seq, 1),
+            "extrapolated_seconds": round(seq / SEQUENTIAL * MESSAGES, 1),
+        }
+        limit = CONCURRENCY / rtt
+        results["physical_limit_per_second"] = round(limit, 1)
+        if results["bulk_available"]:
+            run_bulk(make_rows(20, prefix="warm-"))
+            results["bulk"] = bulk_execute(MESSAGES)
+        results["real_scheduler"] = real_scheduler(base_url, MAPPED, MESSAGES)
+    if results["bulk_available"]:
+        with emulator_process(
+            "sender25", "--latency", str(LATENCY), "--rate-limit", str(RATE_LIMIT)
+        ) as base_url:
+            os.environ["AIRFLOW_CONN_SENDER25_DEFAULT"] = sender25_conn_json(base_url)
+            # Not told the limit: the service's 429 + Retry-After pace the batch.
+            limited = bulk_execute(RATE_LIMITED_MESSAGES)
+            limited["physical_limit_per_second"] = round(min(limit, RATE_LIMIT), 1)
+            limited["rate_limit"] = RATE_LIMIT
+            results["bulk_rate_limited"] = limited
+        results["rss"] = {
+            str(size): run_isolated("bulk_send", "--rss", str(size), "offline", timeout=900)
+            for size in RSS_SIZES
+        }
+        results["rss_network"] = {
+            str(size): run_isolated("bulk_send", "--rss", str(size), "network", timeout=900)
+            for size in RSS_NETWORK_SIZES
+        }
+    results["ratios"] = ratios(results)
+    return results
+
+
+def ratios(results: dict[str, Any]) -> dict[str, float]:
+    """The target ratios, from what was measured (absent when their measurement is)."""
+    out: dict[str, float] = {}
+    mapped = results.get("real_scheduler", {}).get("mapped")
+    if mapped:
+        out["sequential_over_mapped"] = round(
+            results["sequential"]["per_second"] * mapped["seconds_per_task_instance"], 2
+        )
+    bulk = results.get("bulk")
+    if not bulk:
+        return out
+    out["bulk_over_physical_limit"] = round(bulk["per_second"] / results["physical_limit_per_second"], 3)
+    out["bulk_over_sequential"] = round(bulk["per_second"] / results["sequential"]["per_second"], 2)
+    limited = results.get("bulk_rate_limited")
+    if limited:
+        out["rate_limited_bulk_over_physical_limit"] = round(
+            limited["per_second"] / limited["physical_limit_per_second"], 3
+        )
+    bulk_task = results.get("real_scheduler", {}).get("bulk_task")
+    if mapped and bulk_task:
+        out["bulk_task_over_mapped"] = round(mapped["extrapolated_seconds"] / bulk_task["seconds"], 1)
+    rss = results.get("rss")
+    if rss:
+        sizes = sorted(rss, key=int)
+        out["rss_growth_mb"] = round(rss[sizes[-1]]["peak_rss_mb"] - rss[sizes[0]]["peak_rss_mb"], 1)
+    return out
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--rss":
+        print(json.dumps(rss_probe(int(sys.argv[2]), network=sys.argv[3:] == ["network"])))
+    else:
+        print(json.dumps(main(), indent=2))
