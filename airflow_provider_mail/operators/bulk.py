@@ -24,12 +24,13 @@ from __future__ import annotations
 import itertools
 import queue
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mail._bulk.gate import SendGate
+from airflow_provider_mail._bulk.packing import EarlierRows, pack_chunk
 from airflow_provider_mail._bulk.progress import DEFAULT_PROGRESS_INTERVAL, Progress
 from airflow_provider_mail._bulk.render import RowTemplate
 from airflow_provider_mail._bulk.results import ResultsWriter, default_results_path, describe_error
@@ -89,12 +90,14 @@ PER_ROW_FIELDS: tuple[str, ...] = (
 
 
 def auto_chunk_size(total: int | None, concurrency: int) -> int:
-    """Rows per ledger write: at least 100 (and 4 per worker), at most 1,000, about 50 writes a batch.
+    """Rows per ledger write: at least 100 (and 12 per worker), at most 1,000, about 50 writes a batch.
+
+    Workers idle while a chunk's last sends finish, so a chunk is at least a dozen rounds of sends.
 
     :param total: rows in the batch, when known.
     :param concurrency: worker threads.
     """
-    return max(100, 4 * concurrency, min(1000, (total or 0) // 50))
+    return max(100, 12 * concurrency, min(1000, (total or 0) // 50))
 
 
 @dataclass
@@ -271,6 +274,10 @@ class _BulkSendOperator(BaseOperator):
                     self.max_concurrency, thread_name_prefix=f"{self.task_id}-send"
                 ) as executor,
             ):
+                # While one chunk is in flight, the next is rendered and validated on this thread;
+                # it is marked `sending` and sent only once the previous one is settled, so a try
+                # that dies leaves at most one chunk unknown.
+                in_flight: list[Future[RowOutcome]] = []
                 for chunk in _chunks(source, chunk_size):
                     to_send: list[PreparedRow] = []
                     for index, row in chunk:
@@ -279,21 +286,22 @@ class _BulkSendOperator(BaseOperator):
                             to_send.append(prepared)
                         elif outcome is not None:
                             batch.finish(outcome, writer, progress)
+                    if in_flight:
+                        fatal = self._settle(in_flight, batch, record, ledger, writer, progress)
+                        in_flight = []
+                        self.after_chunk(progress)
+                        if fatal is not None:
+                            break
                     if to_send:
                         for prepared in to_send:
                             record.rows[prepared.key] = batch.sending_row(prepared)
                         self._save(ledger, record, sent=False)
-                        futures = [executor.submit(_send_one, prepared, pool, gate) for prepared in to_send]
-                        for future in as_completed(futures):
-                            outcome = future.result()
-                            batch.settle(outcome, record)
-                            batch.finish(outcome, writer, progress)
-                            if fatal is None and isinstance(outcome.error, BATCH_FATAL_ERRORS):
-                                fatal = outcome.error
-                        self._save(ledger, record, sent=True)
+                        in_flight = [executor.submit(_send_one, prepared, pool, gate) for prepared in to_send]
+                    else:
+                        self.after_chunk(progress)
+                if in_flight:
+                    fatal = self._settle(in_flight, batch, record, ledger, writer, progress)
                     self.after_chunk(progress)
-                    if fatal is not None:
-                        break
         finally:
             self.close_clients(clients)
         progress.report(final=True)
@@ -306,6 +314,27 @@ class _BulkSendOperator(BaseOperator):
         if fatal is not None:
             raise fatal
         return self._conclude(batch, progress, total, results_path, ledger)
+
+    def _settle(
+        self,
+        futures: list[Future[RowOutcome]],
+        batch: _Batch,
+        record: LedgerRecord,
+        ledger: SendLedger | None,
+        writer: ResultsWriter,
+        progress: Progress,
+    ) -> BaseException | None:
+        """Wait for a chunk's sends, record them (one ledger write); return an error that stops the batch."""
+        fatal: BaseException | None = None
+        for future in as_completed(futures):
+            outcome = future.result()
+            batch.settle(outcome, record)
+            batch.finish(outcome, writer, progress)
+            if fatal is None and isinstance(outcome.error, BATCH_FATAL_ERRORS):
+                fatal = outcome.error
+        batch.pack(record)
+        self._save(ledger, record, sent=True)
+        return fatal
 
     def after_chunk(self, progress: Progress) -> None:
         """Called after each chunk is settled in the ledger (a seam for tests and subclasses).
@@ -409,6 +438,8 @@ class _Batch:
         self.from_email = resolve_from_email(
             operator.from_email, operator.connection_from_email(first_client)
         )
+        self.earlier: EarlierRows | None = None
+        self.settled: dict[int, tuple[list[str], dict[str, Any]]] = {}
         self.ids: dict[str, Any] = operator.empty_ids()
         self.accepted_for_ids = 0
         self.named_failures: list[dict[str, Any]] = []
@@ -418,7 +449,9 @@ class _Batch:
         self, index: int, row: Mapping[str, Any] | InvalidRow, record: LedgerRecord
     ) -> tuple[RowOutcome | None, PreparedRow | None]:
         """Decide a row: sent by an earlier try, unknown, invalid, or to send now (rendered, validated)."""
-        earlier = record.rows.get(str(index))
+        if self.earlier is None:
+            self.earlier = EarlierRows(record)
+        earlier = self.earlier.get(index)
         if earlier is not None and earlier["state"] == RowState.ACCEPTED.value:
             return (
                 RowOutcome(
@@ -480,16 +513,15 @@ class _Batch:
 
     def settle(self, outcome: RowOutcome, record: LedgerRecord) -> None:
         """Update the ledger row of a row just sent (written with the rest of its chunk)."""
-        key = str(outcome.index)
         if outcome.status == "accepted" and outcome.result is not None:
-            record.rows[key] = {
-                "state": RowState.ACCEPTED.value,
-                "try_number": self.try_number,
-                "recipients": outcome.recipients,
-                "result": outcome.result,
-            }
+            self.settled[outcome.index] = (outcome.recipients, outcome.result)
         elif outcome.status == "failed":
-            record.rows.pop(key, None)  # nothing went out: a retry may send it
+            record.rows.pop(str(outcome.index), None)  # nothing went out: a retry may send it
+
+    def pack(self, record: LedgerRecord) -> None:
+        """Fold the chunk's accepted rows into one packed ledger entry (before it is saved)."""
+        pack_chunk(record, self.try_number, self.settled)
+        self.settled = {}
 
     def finish(self, outcome: RowOutcome, writer: ResultsWriter, progress: Progress) -> None:
         """Record a row's outcome: results file, progress, XCom ids, named failures."""
