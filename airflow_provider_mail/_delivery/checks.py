@@ -72,7 +72,8 @@ class Sender25DeliveryCheck:
         :param keys: the message ids to read (the ones the schedule says are due).
         """
         messages = self.messages
-        pending = iter(list(messages if keys is None else keys))
+        due = list(messages if keys is None else keys)
+        pending = iter(due)
         outcomes: list[MessageOutcome] = []
         hook = self.hook
 
@@ -83,7 +84,8 @@ class Sender25DeliveryCheck:
                     outcome = with_delivery_detail(outcome, await hook.aget_deliveries(key))
                 outcomes.append(outcome)
 
-        await asyncio.gather(*(worker() for _ in range(SENDER25_CONCURRENCY)))
+        # no more workers than messages: a triggerer runs thousands of one-message waits
+        await asyncio.gather(*(worker() for _ in range(min(SENDER25_CONCURRENCY, len(due)))))
         return outcomes
 
     async def aclose(self) -> None:
