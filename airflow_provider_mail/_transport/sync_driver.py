@@ -80,16 +80,17 @@ class SyncHttpDriver:
         """
         with CallGuard() as guard:
             alarm = WATCHDOG.arm(self.deadline, guard.abort)
+            response = None
             try:
                 response = self._open(request)
-                try:
-                    body = response.content
-                finally:
-                    response.close()
+                body = response.content
             except Exception as err:
                 raise self._failure(request, err, guard) from err
             finally:
                 alarm.cancel()
+                guard.settle()
+                if response is not None:
+                    response.close()  # back to the pool, once no alarm can touch it
         return HttpResponse(response.status_code, response.headers, body)
 
     @contextmanager

@@ -97,17 +97,34 @@ class CallGuard:
     def __init__(self) -> None:
         self.connection: Any = None
         self.aborted = False
+        self._lock = threading.Lock()
+        self._settled = False
 
     def __enter__(self) -> CallGuard:
         _CURRENT.guard = self
+        with self._lock:
+            self._settled = False  # (re-entered for each chunk of a stream)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         _CURRENT.guard = None
+        self.settle()
+
+    def settle(self) -> None:
+        """The call is over: from here its connection may go back to the pool, and a late alarm
+        must not touch it."""
+        with self._lock:
+            self._settled = True
 
     def abort(self) -> None:
-        """Shut the call's socket down (from the watchdog thread)."""
-        self.aborted = True
+        """Shut the call's socket down (from the watchdog thread), unless the call already ended."""
+        with self._lock:
+            if self._settled:
+                return
+            self.aborted = True
+            self._shutdown()
+
+    def _shutdown(self) -> None:
         sock = getattr(self.connection, "sock", None)
         if sock is not None:
             with contextlib.suppress(OSError):  # already closed: nothing to abort
