@@ -326,6 +326,24 @@ class Sender25Hook(MailServiceHook[Sender25ConnectionSettings]):
 _Shape = Callable[[Any, str], Any]
 
 
+def default_sender25_conn_id(configured: str | None = None) -> str:
+    """The connection of a mail sent on Airflow's behalf (notifier, ``[email]`` backend).
+
+    ``configured`` (default: ``[email] email_conn_id``) when it names a connection of ours, else
+    ``sender25_default``: Airflow's own default for that option, ``smtp_default``, is an SMTP connection.
+
+    :param configured: the connection id the caller was given, if any.
+    """
+    if configured is None:
+        from airflow.configuration import conf
+
+        configured = conf.get("email", "email_conn_id", fallback=None)
+    configured = (configured or "").strip()
+    if configured and configured != "smtp_default":
+        return configured
+    return Sender25Hook.default_conn_name
+
+
 def _deliveries_query(message_id: int | str) -> dict[str, Any]:
     return {"id": build_message_query(message_id, None)["id"]}
 

@@ -11,7 +11,7 @@ from typing import Any
 from airflow_provider_mail._compat import BaseNotifier, base_notifier_kwargs
 from airflow_provider_mail._shared.attachments import load_attachments
 from airflow_provider_mail._shared.task_context import TRACE_HEADER, resolve_from_email, trace_header_value
-from airflow_provider_mail.hooks.sender25 import Sender25Hook
+from airflow_provider_mail.hooks.sender25 import Sender25Hook, default_sender25_conn_id
 
 
 class Sender25Notifier(BaseNotifier):
@@ -130,19 +130,6 @@ class Sender25Notifier(BaseNotifier):
             "attachments": load_attachments(self.files) if self.files else None,
         }
         return {key: value for key, value in kwargs.items() if value is not None}
-
-
-def default_sender25_conn_id() -> str:
-    """``[email] email_conn_id`` when set to a connection of ours, else ``sender25_default``.
-
-    Airflow's own default for that option is ``smtp_default``, an SMTP connection, so it is skipped.
-    """
-    from airflow.configuration import conf
-
-    configured = (conf.get("email", "email_conn_id", fallback=None) or "").strip()
-    if configured and configured != "smtp_default":
-        return configured
-    return Sender25Hook.default_conn_name
 
 
 def describe_event(context: Any) -> dict[str, str]:

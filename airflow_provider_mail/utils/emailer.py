@@ -18,7 +18,7 @@ from typing import Any
 from airflow_provider_mail._sender25.payload import build_send_message_payload
 from airflow_provider_mail._shared.attachments import load_attachments
 from airflow_provider_mail._shared.task_context import resolve_from_email
-from airflow_provider_mail.hooks.sender25 import Sender25Hook
+from airflow_provider_mail.hooks.sender25 import Sender25Hook, default_sender25_conn_id
 
 
 def send_email(
@@ -53,9 +53,7 @@ def send_email(
     :param custom_headers: extra headers.
     :param kwargs: ignored, for compatibility with Airflow's backend signature.
     """
-    if not conn_id or conn_id == "smtp_default":
-        conn_id = Sender25Hook.default_conn_name
-    hook = Sender25Hook(sender25_conn_id=conn_id)
+    hook = Sender25Hook(sender25_conn_id=default_sender25_conn_id(conn_id or ""))
     send_kwargs: dict[str, Any] = {
         "to": to,
         "cc": cc,
