@@ -152,9 +152,9 @@ class FaultServer:
             if fault in PROCESSED and path.split("?")[0] in SEND_PATHS:
                 self.log.processed_sends += 1
         report = "report" in path
-        if fault == "echo_500":  # an error page that shows the request, headers included
+        if fault == "echo_500":  # an error page that shows the request, its API key header first
             with contextlib.suppress(OSError):
-                sock.sendall(_response(500, b"<html><pre>" + head + b"</pre></html>", "text/html"))
+                sock.sendall(_response(500, echo_page(head), "text/html"))
             return
         with contextlib.suppress(OSError):
             self._answer(sock, fault, path, report)
@@ -272,6 +272,23 @@ def _reset(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     sock.close()
+
+
+#: Where the echoed key starts in an ``echo_500`` page: inside the 200 characters a client keeps of an
+#: error page, but too close to their end for the whole key to fit (a cut key escapes a late redaction).
+ECHOED_KEY_AT = 190
+
+
+def echo_page(head: bytes) -> bytes:
+    """An error page printing the request's ``X-Server-API-Key`` line, its value at
+    :data:`ECHOED_KEY_AT`, then the rest of the request."""
+    lines = head.split(b"\r\n")
+    key_line = next((line for line in lines if line.lower().startswith(b"x-server-api-key:")), b"")
+    prefix = b"<html><pre>"
+    label = b"X-Server-API-Key: "
+    filler = b"f" * (ECHOED_KEY_AT - len(prefix) - 1 - len(label))
+    value = key_line.split(b":", 1)[1].strip() if key_line else b""
+    return prefix + filler + b" " + label + value + b"\n" + head + b"</pre></html>"
 
 
 def _hang_up(sock: socket.socket) -> None:

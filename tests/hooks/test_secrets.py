@@ -66,7 +66,7 @@ def test_a_key_echoed_back_by_an_error_page_is_redacted(monkeypatch, caplog):
             Sender25Hook().get_message(1)
     error = info.value
     text = f"{error} {error!r} {vars(error)} {caplog.text}"
-    assert "<pre>POST /api/v1/messages/message" in text  # the page was echoed ...
+    assert "<html><pre>ffff" in text  # the page was echoed ...
     assert_clean(text, key)  # ... without the key
     assert key[:8] not in text  # not even the part of it that fit in the excerpt
 
