@@ -174,6 +174,15 @@ class Sender25Hook(MailServiceHook[Sender25ConnectionSettings]):
             attachments=attachments,
             bounce=bounce,
         )
+        return self.send_payload(payload)
+
+    def send_payload(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send a ``send/message`` body built (and so validated) by
+        :func:`~airflow_provider_mail._sender25.payload.build_send_message_payload`; same answer as
+        :meth:`send_message`. Bulk senders validate every row before its turn, then send it as built.
+
+        :param payload: the request body.
+        """
         recipients = payload["to"] + payload["cc"] + payload["bcc"]
         return self._call(SEND_MESSAGE_PATH, payload, expect_send_result, send_to=recipients)
 

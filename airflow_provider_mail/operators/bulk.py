@@ -667,7 +667,7 @@ class Sender25BulkSendOperator(_BulkSendOperator):
         recipients = payload["to"] + payload["cc"] + payload["bcc"]
 
         def send(hook: Sender25Hook) -> dict[str, Any]:
-            result = hook.send_message(**arguments, tag=tag, bounce=self.bounce)
+            result = hook.send_payload(payload)  # validated above: not built a second time
             return {"message_id": result.get("message_id"), "messages": result.get("messages") or {}}
 
         return PreparedRow(index, recipients, arguments["headers"][TRACE_HEADER], send)
