@@ -165,10 +165,6 @@ class AsyncStream:
         self.status = response.status_code
         self.headers = response.headers
 
-    async def read_all(self) -> bytes:
-        """The rest of the body (for error pages and small answers)."""
-        return b"".join([chunk async for chunk in self.chunks()])
-
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body in chunks; each ``timeout`` window must bring a full chunk or the end."""
         iterator = self._response.aiter_bytes(STREAM_PROGRESS_BYTES).__aiter__()

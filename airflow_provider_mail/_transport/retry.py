@@ -110,11 +110,6 @@ class Attempts:
         self.send = send
         self.made = 0
 
-    @property
-    def count(self) -> int:
-        """Attempts made so far (the failed ones)."""
-        return self.made
-
     def wait_after(self, failed: AttemptFailed) -> float:
         """Seconds to wait before the next attempt; raises the final error when there is none.
 

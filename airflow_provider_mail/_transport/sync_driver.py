@@ -171,10 +171,6 @@ class SyncStream:
         self.status: int = response.status_code
         self.headers: Any = response.headers
 
-    def read_all(self) -> bytes:
-        """The rest of the body (for error pages and small answers)."""
-        return b"".join(self.chunks())
-
     def chunks(self) -> Iterator[bytes]:
         """The body in chunks; each ``timeout`` window must bring a full chunk or the end."""
         settings = self._driver.settings

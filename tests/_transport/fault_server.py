@@ -15,7 +15,6 @@ import socketserver
 import ssl
 import struct
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -303,11 +302,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def wait_briefly() -> None:
-    """Let a reset reach the client before the next assertion (no timing is asserted)."""
-    time.sleep(0.05)
 
 
 def define_connections(monkeypatch: Any, fault: str, port: int, extras: dict[str, Any]) -> None:
