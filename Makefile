@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed-af$(AIRFLOW_VERSION)
 UV := $(PYTHON) -m uv
 PYTEST_ARGS ?=
 
-.PHONY: venv test lint demo bench clean
+.PHONY: venv test lint demo bench bench-smoke clean
 
 venv: $(STAMP)
 
@@ -38,6 +38,10 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	PYTHONPATH=. $(VENV)/bin/python -m bench.run
+
+# Every benchmark at tiny sizes, only to prove each still runs (CI); exits 1 when one crashes.
+bench-smoke: $(STAMP)
+	PYTHONPATH=. $(VENV)/bin/python -m bench.run --smoke
 
 clean:
 	rm -rf .venv .venv-af* .demo
