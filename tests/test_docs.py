@@ -1,0 +1,91 @@
+"""The docs cannot drift: the site builds with warnings as errors, its how-to code comes from the example
+DAGs (which the tests run), and the README's first DAG is an example DAG's region word for word."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+INCLUDE = re.compile(r"^\.\. literalinclude:: (?P<path>\S+)\n(?P<options>(?:   :.*\n)+)", flags=re.M)
+
+
+def includes():
+    for page in sorted(DOCS.rglob("*.rst")):
+        for match in INCLUDE.finditer(page.read_text()):
+            options = dict(re.findall(r"   :([\w-]+):\s*(.*)", match["options"]))
+            yield page, (page.parent / match["path"]).resolve(), options
+
+
+def region(path: Path, name: str) -> str:
+    text = path.read_text()
+    start, end = f"# [START {name}]\n", f"# [END {name}]"
+    assert text.count(start) == 1 and text.count(end) == 1, f"{path.name}: region {name}"
+    body = text.split(start)[1].split(end)[0]
+    return textwrap.dedent(body.rsplit("\n", 1)[0])
+
+
+def test_every_how_to_page_includes_its_code_from_an_example_dag():
+    found = list(includes())
+    assert len(found) >= 12
+    for page, path, options in found:
+        assert path.parent == ROOT / "example_dags", f"{page.name} includes {path}"
+        start = options["start-after"].removeprefix("[START ").removesuffix("]")
+        assert options["end-before"] == f"[END {start}]", page.name
+        assert region(path, start).strip(), f"{page.name}: {start} is empty"
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "hooks",
+        "operators/sender25",
+        "operators/xmailer",
+        "operators/bulk",
+        "sensors/delivery",
+        "notifications/sender25",
+    ],
+)
+def test_each_how_to_page_shows_example_code(page):
+    assert any(p == DOCS / f"{page}.rst" for p, _, _ in includes())
+
+
+def test_the_readme_first_dag_is_the_example_region_word_for_word():
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## A first DAG")[1].split("```python\n")[1].split("```")[0]
+    body = block.split("def send_and_confirm():\n")[1].split("\n\n\nsend_and_confirm()")[0]
+    expected = region(ROOT / "example_dags" / "example_send_and_confirm.py", "howto_sensor_sender25_delivery")
+    assert textwrap.dedent(body).strip() == expected.strip()
+
+
+def test_the_site_builds_with_warnings_as_errors(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-b",
+            "html",
+            "-W",
+            "--keep-going",
+            "-n",
+            "-q",
+            str(DOCS),
+            str(tmp_path / "html"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    index = (tmp_path / "html" / "index.html").read_text()
+    for page in ("connections/sender25", "operators/bulk", "errors", "exactly-once", "api", "changelog"):
+        assert f'href="{page}.html"' in index
+    config = (tmp_path / "html" / "configuration.html").read_text()
+    assert "send_ledger_retention_days" in config
