@@ -89,3 +89,43 @@ def test_the_site_builds_with_warnings_as_errors(tmp_path):
         assert f'href="{page}.html"' in index
     config = (tmp_path / "html" / "configuration.html").read_text()
     assert "send_ledger_retention_days" in config
+
+
+def _vocabulary() -> list[str]:
+    """The first column of the docs' one-vocabulary table (``names.rst``)."""
+    text = (DOCS / "names.rst").read_text()
+    table = text.split(".. list-table::")[1].split("\nDeprecated names")[0]
+    rows = re.findall(r"^   \* - (.*)$", table, flags=re.M)[1:]  # without the header row
+    return [name for row in rows for name in re.findall(r"``(\w+)``", row)]
+
+
+def _parameters(target) -> set[str]:
+    import inspect
+
+    if not isinstance(target, type):
+        return set(inspect.signature(target).parameters)
+    found: set[str] = set()
+    for klass in target.__mro__:
+        if "__init__" in klass.__dict__:
+            found |= set(inspect.signature(klass.__init__).parameters)
+    return found
+
+
+def test_every_sender_takes_the_names_of_the_one_vocabulary_table():
+    from airflow_provider_mail.hooks.sender25 import Sender25Hook
+    from airflow_provider_mail.notifications.sender25 import Sender25Notifier
+    from airflow_provider_mail.operators.bulk import Sender25BulkSendOperator, XmailerBulkSendOperator
+    from airflow_provider_mail.operators.sender25 import Sender25SendEmailOperator
+    from airflow_provider_mail.operators.xmailer import XmailerSendEmailOperator
+
+    names = set(_vocabulary()) - {"sender25_conn_id", "xmailer_conn_id"}
+    assert {"to", "html_body", "plain_body", "attachments", "headers", "from_email"} <= names
+    for sender in (
+        Sender25SendEmailOperator,
+        XmailerSendEmailOperator,
+        Sender25BulkSendOperator,
+        XmailerBulkSendOperator,
+        Sender25Notifier,
+        Sender25Hook.send_message,
+    ):
+        assert names <= _parameters(sender), getattr(sender, "__name__", sender)
