@@ -142,7 +142,7 @@ class XmailerReportHook(_XmailerBaseHook):
 
     ``login``/``password`` are the SMTP credentials (or ``password`` is the token with extra
     ``auth=token``); ``host`` defaults to ``api.xmailer.com.br``. Requests are POST forms, so the
-    password never goes into a URL.
+    password stays out of the URL, unless the extra ``report_method=get`` asks for a GET.
 
     :param xmailer_conn_id: the connection id (default ``xmailer_default``).
     :param max_retries: retries of the report request; overrides the extra.
