@@ -1,7 +1,9 @@
-"""``airflow mail-ledger``: the provider's CLI commands (Airflow 3.2+ reads ``cli`` of the provider info).
+"""``airflow mail-ledger``: the provider's CLI commands (read from the provider info's ``cli`` by Airflow 3;
+tested on 3.3.2; Airflow 2.11 has no such key).
 
-``airflow mail-ledger purge LOCATION`` deletes the expired records of a send ledger kept in Variables
-(``variable``) or in object storage (a URL). Imported by every ``airflow`` command, so it imports
+``airflow mail-ledger purge URL`` deletes the expired records of a send ledger kept in object storage.
+A Variables ledger (``variable``) is purged from a task instead: on Airflow 3 Variables are read through
+the Task SDK, which only a running task has. Imported by every ``airflow`` command, so it imports
 nothing until a command runs.
 """
 
@@ -16,8 +18,7 @@ def get_cli_commands() -> list[Any]:
 
     location = Arg(
         ("location",),
-        help="'variable' (the Variables ledger) or the object-storage URL given as ledger= / "
-        "[mail_provider] send_ledger",
+        help="the object-storage URL given as ledger= or [mail_provider] send_ledger",
     )
     purge = ActionCommand(
         name="purge",
@@ -37,6 +38,12 @@ def purge_command(args: Any) -> None:
     """
     from airflow_provider_mail.ledger import purge_expired
 
+    if args.location.strip().lower() == "variable":
+        raise SystemExit(
+            "A Variables ledger is purged from a task: call "
+            'airflow_provider_mail.ledger.purge_expired("variable") in a @task (on Airflow 3 only a running '
+            "task can read Variables through the Task SDK)"
+        )
     purged = purge_expired(args.location)
     for name in purged:
         print(name)

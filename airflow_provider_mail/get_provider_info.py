@@ -49,9 +49,10 @@ def get_provider_info() -> dict[str, Any]:
             _connection_type("sender25", f"{_PACKAGE}.hooks.sender25.Sender25Hook", _SENDER25),
             _connection_type("xmailer", f"{_PACKAGE}.hooks.xmailer.XmailerReportHook", _XMAILER),
         ],
-        # Read by Airflow 3.2+ (`airflow mail-ledger purge`); older versions ignore the key.
+        # `airflow mail-ledger purge`: read by Airflow 3 (tested on 3.3.2); 2.11 ignores the key.
         "cli": [f"{_PACKAGE}.cli.get_cli_commands"],
         "config": {"mail_provider": _MAIL_PROVIDER_CONFIG},
+        # Events (bounce webhooks): their plugin / asset-uris entries go here.
     }
 
 
@@ -75,7 +76,8 @@ _MAIL_PROVIDER_CONFIG: dict[str, Any] = {
         "send_ledger_retention_days": {
             "description": (
                 "Days a send-ledger record is kept after its last write; an expired record is ignored (a "
-                "retry after that would send again). `airflow mail-ledger purge` deletes expired records."
+                "retry after that would send again). airflow_provider_mail.ledger.purge_expired, or "
+                "`airflow mail-ledger purge URL`, deletes expired records."
             ),
             "version_added": "0.1.0",
             "type": "float",

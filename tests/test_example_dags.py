@@ -354,5 +354,9 @@ def test_example_xmailer_bulk_sends_one_receipt_per_row_and_waits_for_the_report
         "bo@example.org",
         "caio@example.org",
     ]
-    assert sorted(m.parsed["Subject"] for m in received) == ["Recibo de Ana", "Recibo de Bo", "Recibo de Caio"]
+    assert sorted(m.parsed["Subject"] for m in received) == [
+        "Recibo de Ana",
+        "Recibo de Bo",
+        "Recibo de Caio",
+    ]
     assert "xmailer delivery: all 3 message(s) delivered" in output, output[-3000:]

@@ -420,3 +420,14 @@ def test_airflow_mail_ledger_purge_deletes_the_expired_records(tmp_path):
     assert f"purged 1 expired send-ledger record(s) from {location}" in out
     (left,) = (tmp_path / "ledger").iterdir()
     assert ".fresh." in left.name
+
+
+def test_airflow_mail_ledger_purge_sends_a_variables_ledger_to_a_task():
+    from airflow_provider_mail._compat import AIRFLOW_V_3_0_PLUS
+    from tests.conftest import run_airflow
+
+    if not AIRFLOW_V_3_0_PLUS:
+        pytest.skip("Airflow 2.11 reads no `cli` from providers")
+    result = run_airflow("mail-ledger", "purge", "variable", env={"AIRFLOW__CORE__LOAD_EXAMPLES": "False"})
+    assert result.returncode != 0
+    assert 'purge_expired("variable") in a @task' in result.stdout + result.stderr
