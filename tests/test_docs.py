@@ -113,6 +113,7 @@ def _parameters(target) -> set[str]:
 
 def test_every_sender_takes_the_names_of_the_one_vocabulary_table():
     from airflow_provider_mail.hooks.sender25 import Sender25Hook
+    from airflow_provider_mail.hooks.xmailer import XmailerSmtpHook
     from airflow_provider_mail.notifications.sender25 import Sender25Notifier
     from airflow_provider_mail.operators.bulk import Sender25BulkSendOperator, XmailerBulkSendOperator
     from airflow_provider_mail.operators.sender25 import Sender25SendEmailOperator
@@ -127,5 +128,6 @@ def test_every_sender_takes_the_names_of_the_one_vocabulary_table():
         XmailerBulkSendOperator,
         Sender25Notifier,
         Sender25Hook.send_message,
+        XmailerSmtpHook.send_message,
     ):
         assert names <= _parameters(sender), getattr(sender, "__name__", sender)
