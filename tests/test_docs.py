@@ -131,3 +131,22 @@ def test_every_sender_takes_the_names_of_the_one_vocabulary_table():
         XmailerSmtpHook.send_message,
     ):
         assert names <= _parameters(sender), getattr(sender, "__name__", sender)
+
+
+def _templated_claims(page: str, operator: str) -> tuple[set[str], set[str]]:
+    """The argument names a how-to page says are templated, and those it says are not."""
+    text = " ".join((DOCS / page).read_text().split())
+    section = text.split(f"{operator} ")[1] if operator else text
+    claim = section.split("**Templated:**")[1].split("Nothing is resolved")[0]
+    templated, _, not_templated = claim.partition("Not templated:")
+    return set(re.findall(r"``(\w+)``", templated)), set(re.findall(r"``(\w+)``", not_templated))
+
+
+def test_the_templated_arguments_the_docs_name_are_the_template_fields():
+    from airflow_provider_mail.operators.sender25 import Sender25SendEmailOperator
+
+    templated, not_templated = _templated_claims("operators/sender25.rst", "")
+    fields = set(Sender25SendEmailOperator.template_fields)
+    assert templated == fields
+    assert not_templated and not (not_templated & fields)
+    assert not_templated <= _parameters(Sender25SendEmailOperator)
