@@ -137,7 +137,7 @@ def _templated_claims(page: str, operator: str) -> tuple[set[str], set[str]]:
     """The argument names a how-to page says are templated, and those it says are not."""
     text = " ".join((DOCS / page).read_text().split())
     section = text.split(f"{operator} ")[1] if operator else text
-    claim = section.split("**Templated:**")[1].split("Nothing is resolved")[0]
+    claim = section.split("**Templated:**")[1].split("The exact list")[0]
     templated, _, not_templated = claim.partition("Not templated:")
     return set(re.findall(r"``(\w+)``", templated)), set(re.findall(r"``(\w+)``", not_templated))
 
