@@ -24,9 +24,9 @@ log = logging.getLogger(__name__)
 class RetryPolicy:
     """How many times and how long to wait before repeating a request.
 
-    Waits grow exponentially with "full jitter" (a random fraction of the exponential step), so many
-    workers hitting the same outage do not retry in lock-step. A server's ``Retry-After`` wins when it
-    is longer, capped at ``max_wait``.
+    Waits grow exponentially with "equal jitter" (a random time between half and all of the exponential
+    step), so many workers hitting the same outage do not retry in lock-step. A server's ``Retry-After``
+    wins when it is longer, capped at ``max_wait``.
 
     :param max_retries: retries after the first attempt (0 = try once).
     :param backoff: the first step in seconds; step *n* is ``backoff * 2**n``.

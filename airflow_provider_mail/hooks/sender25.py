@@ -155,7 +155,7 @@ class Sender25Hook(MailServiceHook[Sender25ConnectionSettings]):
         :param reply_to: the Reply-To address.
         :param tag: Postal's tag for the message.
         :param headers: extra headers.
-        :param attachments: :class:`~airflow_provider_mail._sender25.payload.Attachment` objects,
+        :param attachments: :class:`~airflow_provider_mail.attachments.Attachment` objects,
             dicts (``name``, ``data`` bytes, ``content_type``) or ``(name, data, content_type)`` tuples.
         :param bounce: send as a bounce (empty envelope sender).
         """
