@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import importlib
 import json
+from types import SimpleNamespace
 
 from airflow_provider_mail.sensors.delivery import Sender25DeliverySensor, XmailerDeliverySensor
 from airflow_provider_mail.triggers.delivery import DeliveryTrigger
 
+CONTEXT = {"ti": SimpleNamespace(dag_id="d", task_id="t", run_id="r", map_index=-1, try_number=1)}
 SEND_XCOM = {"message_id": "m@rp", "messages": {"ana@example.org": {"id": 11, "token": "TOKEN123"}}}
 
 
@@ -41,12 +43,9 @@ def test_no_secret_in_the_serialized_kwargs(monkeypatch):
         task_id="b", messages={"queue_id": "1grzDQ-000866-0o", "accepted": ["a@x.org"]}
     )
     for operator in (sender25, xmailer):
-        trigger = DeliveryTrigger(
-            service=operator.service,
-            conn_id=operator._conn_id(),
-            messages=operator._trigger_messages(),
-            policy={"mode": "all"},
-        )
-        text = json.dumps(trigger.serialize())
+        text = json.dumps(operator.build_trigger(CONTEXT).serialize())
         assert "SUPER-SECRET-KEY" not in text and "SMTP-PASSWORD-XYZ" not in text and "TOKEN123" not in text
-    assert sender25._trigger_messages() == {"11": "ana@example.org"}
+    assert sender25.build_trigger(CONTEXT).source == {
+        "inline": [{"messages": {"ana@example.org": {"id": 11}}}],
+        "refs": [],
+    }
