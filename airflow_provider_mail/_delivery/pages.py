@@ -109,7 +109,8 @@ class PageWriter:
 
         :param item: a JSON-compatible item.
         """
-        size = len(json.dumps(item, ensure_ascii=False, separators=(",", ":"), default=str)) + 1
+        # measured as XCom stores it (json.dumps' defaults: ASCII escapes, ", " between items)
+        size = len(json.dumps(item, default=str)) + 2
         if self._page and self._bytes + size > self.max_bytes:
             self.flush()
         self._page.append(item)
