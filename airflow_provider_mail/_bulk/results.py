@@ -172,7 +172,9 @@ def gate_item(line: Mapping[str, Any]) -> dict[str, Any] | None:
     if isinstance(messages, Mapping):  # Sender25: {recipient: {"id", "token"}}; the token is not needed
         return {
             "messages": {
-                str(rcpt): {"id": entry.get("id")} for rcpt, entry in messages.items() if isinstance(entry, Mapping)
+                str(rcpt): {"id": entry.get("id")}
+                for rcpt, entry in messages.items()
+                if isinstance(entry, Mapping)
             }
         }
     if "accepted" in line:  # xmailer

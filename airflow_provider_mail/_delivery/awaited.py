@@ -108,7 +108,11 @@ class XmailerMessages:
             elif target.queue_id:
                 yield target.queue_id
             else:
-                yield {"sender": target.sender, "recipient": target.recipient, "sent_after": target.sent_after}
+                yield {
+                    "sender": target.sender,
+                    "recipient": target.recipient,
+                    "sent_after": target.sent_after,
+                }
 
     def check(self, conn_id: str, *, lookback: float) -> XmailerDeliveryCheck:
         """The check that polls these deliveries (one report request per poll).

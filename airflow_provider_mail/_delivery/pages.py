@@ -177,7 +177,9 @@ def read_page(ref: PageRef, number: int) -> list[Any]:
         key=ref.page_key(number),
     )
     if not isinstance(value, list):
-        where = f"XCom {ref.page_key(number)!r} of {ref.task_id} (map index {ref.map_index}), run {ref.run_id}"
+        where = (
+            f"XCom {ref.page_key(number)!r} of {ref.task_id} (map index {ref.map_index}), run {ref.run_id}"
+        )
         raise AwaitedMessagesUnavailable(
             f"page {number + 1} of {ref.pages} of the awaited messages is missing: {where}. Was that "
             "task cleared, or its XComs deleted, after it ran? Run it again, then this gate.",

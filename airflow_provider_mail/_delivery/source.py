@@ -49,7 +49,9 @@ class Source:
 
         :param value: the JSON.
         """
-        return cls(list(value.get("inline") or []), [PageRef.from_json(ref) for ref in value.get("refs") or []])
+        return cls(
+            list(value.get("inline") or []), [PageRef.from_json(ref) for ref in value.get("refs") or []]
+        )
 
     def size(self) -> int:
         """Bytes of its JSON."""

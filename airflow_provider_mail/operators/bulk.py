@@ -314,7 +314,10 @@ class _BulkSendOperator(BaseOperator):
         if fatal is not None:
             raise fatal
         # the gate's ids, paged into this task's XComs: a gate on any worker confirms the batch
-        return {**self._conclude(batch, progress, total, results_path, ledger), "gate_ids": writer.gate_reference()}
+        return {
+            **self._conclude(batch, progress, total, results_path, ledger),
+            "gate_ids": writer.gate_reference(),
+        }
 
     def _settle(
         self,

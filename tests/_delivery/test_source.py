@@ -40,7 +40,10 @@ class RecordingTI:
 def sender25_sends(count: int) -> list[dict[str, Any]]:
     """What a mapped single send hands the gate: one send XCom per message."""
     return [
-        {"message_id": f"m{i}@rp", "messages": {f"cliente{i}@example.org": {"id": 10_000_000 + i, "token": "t"}}}
+        {
+            "message_id": f"m{i}@rp",
+            "messages": {f"cliente{i}@example.org": {"id": 10_000_000 + i, "token": "t"}},
+        }
         for i in range(count)
     ]
 
@@ -99,7 +102,13 @@ def test_xmailer_items_keep_every_kind_of_target():
 def test_the_bulk_writer_pages_the_accepted_ids_and_names_them_in_a_reference(tmp_path):
     ti = RecordingTI()
     lines = [
-        {"row": i, "status": "accepted", "to": [f"c{i}@x.org"], "message_id": "m", "messages": {f"c{i}@x.org": {"id": i, "token": "T"}}}
+        {
+            "row": i,
+            "status": "accepted",
+            "to": [f"c{i}@x.org"],
+            "message_id": "m",
+            "messages": {f"c{i}@x.org": {"id": i, "token": "T"}},
+        }
         for i in range(3000)
     ]
     lines[7] = {"row": 7, "status": "failed", "to": ["bad"], "error": "X", "code": None, "text": "no"}
@@ -117,7 +126,12 @@ def test_the_bulk_writer_pages_the_accepted_ids_and_names_them_in_a_reference(tm
 
 def test_the_gate_takes_the_bulk_reference_instead_of_the_ids():
     ref = PageRef("d", "r", "send", 3, GATE_PAGES_KEY, pages=120, items=100_000)
-    bulk = {"counts": {"accepted": 100_000}, "results_path": "/nowhere", "ids_in_xcom": False, "gate_ids": ref.as_json()}
+    bulk = {
+        "counts": {"accepted": 100_000},
+        "results_path": "/nowhere",
+        "ids_in_xcom": False,
+        "gate_ids": ref.as_json(),
+    }
     source = gate_source([bulk, bulk], Sender25Messages)  # a mapped bulk: its references, read later
     assert source.refs == [ref, ref] and source.inline == [] and source.size() < 1024
 

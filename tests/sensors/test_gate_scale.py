@@ -3,6 +3,7 @@ item 10); one check, hook and keep-alive session per wait, closed at its end (is
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -23,7 +24,10 @@ CONTEXT = {"ti": SimpleNamespace(dag_id="d", task_id="t", run_id="r", map_index=
 def send(count: int) -> dict:
     with Sender25Hook() as hook:
         return hook.send_message(
-            to=[f"r{i}@example.org" for i in range(count)], from_email="n@example.com", subject="s", plain_body="b"
+            to=[f"r{i}@example.org" for i in range(count)],
+            from_email="n@example.com",
+            subject="s",
+            plain_body="b",
         )
 
 
@@ -91,10 +95,8 @@ class ConnectionCounter:
                     self.open_now -= 1
                     self.lock.notify_all()
             for sock in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def wait_until_all_closed(self, timeout: float) -> bool:
         with self.lock:
@@ -109,9 +111,7 @@ def counted(monkeypatch):
     with Sender25Emulator(delivery_delay=0.8) as emulator:
         counter = ConnectionCounter(emulator.port)
         connection = json.loads(emulator.airflow_connection(retry_backoff=0.01, timeout=5))
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_SENDER25_DEFAULT", json.dumps({**connection, "port": emulator.port})
-        )
+        monkeypatch.setenv("AIRFLOW_CONN_SENDER25_DEFAULT", json.dumps({**connection, "port": emulator.port}))
         sent = send(1)
         monkeypatch.setenv("AIRFLOW_CONN_SENDER25_DEFAULT", json.dumps({**connection, "port": counter.port}))
         yield emulator, counter, sent
