@@ -137,3 +137,27 @@ def test_the_gate_has_no_clock_or_sleep_seams():
 def test_an_unknown_service_is_refused_when_the_trigger_is_built():
     with pytest.raises(ValueError, match="sender25"):
         DeliveryTrigger(service="carrier-pigeon", conn_id="c", source={"inline": [1]}, policy={})
+
+
+@pytest.mark.sender25_emulator(delivery_delay=1.0)
+def test_a_results_file_is_read_once_per_wait_not_once_per_poke(sender25_airflow_conn, tmp_path):
+    """An older bulk XCom (ids only in its results file): the first poke reads the file, later pokes of
+    the same wait never do (here the file is gone after the first)."""
+    from airflow_provider_mail._bulk.results import ResultsWriter
+
+    sent = send(3)
+    results = tmp_path / "results.jsonl"
+    with ResultsWriter(str(results)) as writer:
+        for row, (rcpt, entry) in enumerate(sent["messages"].items()):
+            writer.write({"row": row, "status": "accepted", "to": [rcpt], "messages": {rcpt: entry}})
+    bulk = {"counts": {"accepted": 3}, "results_path": str(results), "ids_in_xcom": False, "messages": {}}
+    operator = Sender25DeliverySensor(task_id="wait", messages=bulk, poke_interval=0.1, timeout=60)
+    assert operator.poke(CONTEXT) is False  # not delivered yet
+    results.unlink()
+    result = False
+    for _ in range(200):
+        result = operator.poke(CONTEXT)
+        if result:
+            break
+        threading.Event().wait(0.1)
+    assert result and len(result.xcom_value) == 3
