@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 from types import SimpleNamespace
@@ -49,3 +50,28 @@ def test_no_secret_in_the_serialized_kwargs(monkeypatch):
         "inline": [{"messages": {"ana@example.org": {"id": 11}}}],
         "refs": [],
     }
+
+
+def test_a_source_round_trips_and_an_earlier_versions_messages_still_load():
+    source = {
+        "inline": [11],
+        "refs": [
+            {
+                "dag_id": "d",
+                "run_id": "r",
+                "task_id": "send",
+                "map_index": 2,
+                "key": "k",
+                "pages": 3,
+                "items": 9,
+            }
+        ],
+    }
+    trigger = DeliveryTrigger(service="xmailer", conn_id="c", source=source, policy={"mode": "all"})
+    classpath, kwargs = trigger.serialize()
+    assert json.loads(json.dumps(kwargs)) == kwargs and "messages" not in kwargs
+    module, _, name = classpath.rpartition(".")
+    assert getattr(importlib.import_module(module), name)(**kwargs).serialize() == (classpath, kwargs)
+    # a trigger stored by the previous version (its ids in `messages`) is rebuilt and reads them
+    earlier = DeliveryTrigger(service="sender25", conn_id="c", messages={"11": "a@x.org"}, policy={})
+    assert asyncio.run(earlier.awaited()).ids == {"11": "a@x.org"}
