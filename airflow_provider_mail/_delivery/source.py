@@ -68,7 +68,7 @@ class Source:
 
         :param kind: the service's class.
         """
-        return kind.read(self.items())
+        return kind.read(list(self.items()))
 
     async def aread(self, kind: type[Sender25Messages] | type[XmailerMessages]) -> AwaitedMessages:
         """:meth:`read` without blocking the event loop (the pages are read in a thread).

@@ -108,3 +108,54 @@ def test_xmailer_gate_confirms_a_big_batch_without_the_bulk_workers_disk(dags_te
             extra_env={"AIRFLOW_CONN_XMAILER_DEFAULT": xmailer.airflow_connection(retry_backoff=0.01)},
         )
     assert_confirmed_from_airflow_alone(output)
+
+
+SPILL_DAG = textwrap.dedent(
+    """
+    import json
+    from datetime import datetime
+
+    from airflow_provider_mail._compat import dag, task
+    from airflow_provider_mail.hooks.sender25 import Sender25Hook
+    from airflow_provider_mail.sensors.delivery import Sender25DeliverySensor
+
+
+    class Measured(Sender25DeliverySensor):
+        def build_trigger(self, *args):
+            trigger = super().build_trigger(*args)
+            self.log.info("TRIGGER_KWARGS_BYTES=%d", len(json.dumps(trigger.serialize()[1])))
+            return trigger
+
+
+    @dag(dag_id="gate_spill", schedule=None, start_date=datetime(2026, 1, 1), catchup=False)
+    def gate_spill():
+        @task
+        def sends():
+            with Sender25Hook() as hook:
+                return [
+                    hook.send_message(
+                        to=[f"r{{b}}-{{i}}@example.org" for i in range(50)],
+                        from_email="n@example.com",
+                        subject="s",
+                        plain_body="b",
+                    )
+                    for b in range({batches})
+                ]
+
+        Measured(task_id="deferred", messages=sends(), poke_interval=0.5, timeout=300, deferrable=True)
+
+
+    gate_spill()
+    """
+)
+
+
+@pytest.mark.sender25_emulator(delivery_delay=4)
+def test_ids_handed_over_inline_go_to_the_sensors_own_pages_before_it_defers(dags_test, tmp_path):
+    """Not a bulk send: 600 ids in an ordinary XCom. The sensor pages them into its own XComs and its
+    trigger reads them back (the trigger's kwargs name the pages)."""
+    (tmp_path / "gate_spill.py").write_text(SPILL_DAG.format(batches=12))
+    output = dags_test("gate_spill", dags_folder=tmp_path)
+    assert "all 600 message(s) delivered" in output, output[-4000:]
+    sizes = [int(size) for size in re.findall(r"TRIGGER_KWARGS_BYTES=(\d+)", output)]
+    assert sizes and max(sizes) <= KWARGS_LIMIT, sizes
