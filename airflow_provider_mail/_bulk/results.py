@@ -9,7 +9,9 @@ The file is the user's report; the delivery gate never needs it. What the gate n
 rows' ids) is also paged into the bulk task's own XComs as the rows finish
 (:mod:`airflow_provider_mail._delivery.pages`), and the bulk XCom carries the reference
 (``gate_ids``): a gate on any worker, or in any triggerer, confirms the batch without this file, so
-the file may stay on the worker's disk. An XCom from before ``gate_ids`` existed is read from the file;
+the file may stay on the worker's disk. The pages live wherever Airflow keeps XComs (the metadata
+database, or the object storage of an object-storage XCom backend). An XCom from before ``gate_ids``
+existed is read from the file;
 a local file that is not on this machine is :class:`~airflow_provider_mail.exceptions.
 AwaitedMessagesUnavailable`, naming what to configure.
 """

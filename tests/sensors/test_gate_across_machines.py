@@ -159,3 +159,34 @@ def test_ids_handed_over_inline_go_to_the_sensors_own_pages_before_it_defers(dag
     assert "all 600 message(s) delivered" in output, output[-4000:]
     sizes = [int(size) for size in re.findall(r"TRIGGER_KWARGS_BYTES=(\d+)", output)]
     assert sizes and max(sizes) <= KWARGS_LIMIT, sizes
+
+
+GONE_DAG = textwrap.dedent(
+    """
+    from datetime import datetime
+
+    from airflow_provider_mail._compat import dag, task
+    from airflow_provider_mail.sensors.delivery import Sender25DeliverySensor
+
+
+    @dag(dag_id="gate_pages_gone", schedule=None, start_date=datetime(2026, 1, 1), catchup=False)
+    def gate_pages_gone():
+        @task
+        def bulk_xcom(ti=None):
+            # a bulk XCom whose pages were deleted since (the send task cleared, its XComs gone)
+            ref = {{"dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": "bulk_xcom", "map_index": -1,
+                   "key": "mail_gate_ids", "pages": 2, "items": 100}}
+            return {{"counts": {{"accepted": 100}}, "results_path": "/elsewhere.jsonl", "gate_ids": ref}}
+
+        Sender25DeliverySensor(task_id="gate", messages=bulk_xcom(), poke_interval=0.5, timeout=60)
+
+
+    gate_pages_gone()
+    """
+)
+
+
+def test_pages_that_are_gone_are_a_named_error_when_the_gate_reads_them(dags_test, tmp_path):
+    (tmp_path / "gate_pages_gone.py").write_text(GONE_DAG.format())
+    output = dags_test("gate_pages_gone", dags_folder=tmp_path, expect_exit=1)
+    assert "AwaitedMessagesUnavailable" in output and "mail_gate_ids.0" in output, output[-4000:]
