@@ -141,13 +141,15 @@ class _DeliverySensor(BaseSensorOperator):
 
         ``None`` when a transient failure, or nothing being due, keeps it waiting.
         """
-        wait = self._start_wait()
-        watch = wait.watch
-        now = time.time()
-        due = watch.due(now)
-        if not due:
-            return None
         try:
+            # what to await is read under the same rule: a named fatal error (pages gone, a results
+            # file on another machine, nothing awaitable) ends the wait, or skips under soft_fail
+            wait = self._start_wait()
+            watch = wait.watch
+            now = time.time()
+            due = watch.due(now)
+            if not due:
+                return None
             outcomes = wait.check.check(due)
         except MailProviderError as err:
             if not self._streak.tolerate(err):

@@ -158,3 +158,17 @@ def test_gate_item_only_for_accepted_rows():
 def test_an_unknown_service_is_a_value_error():
     with pytest.raises(ValueError, match="xmailer"):
         service_class("pigeon")
+
+
+def test_a_results_file_on_another_machine_ends_the_wait_and_soft_fail_skips(tmp_path):
+    from types import SimpleNamespace
+
+    from airflow_provider_mail._compat import AirflowSkipException
+    from airflow_provider_mail.sensors.delivery import Sender25DeliverySensor
+
+    bulk = {"counts": {"accepted": 5000}, "results_path": str(tmp_path / "gone.jsonl"), "ids_in_xcom": False}
+    context = {"ti": SimpleNamespace(dag_id="d", task_id="t", run_id="r", map_index=-1)}
+    with pytest.raises(AwaitedMessagesUnavailable):
+        Sender25DeliverySensor(task_id="w", messages=bulk, timeout=5).execute(context)
+    with pytest.raises(AirflowSkipException, match="AwaitedMessagesUnavailable"):
+        Sender25DeliverySensor(task_id="w", messages=bulk, timeout=5, soft_fail=True).execute(context)
