@@ -8,7 +8,9 @@ task **without** using its retries (marked *fatal* below)::
     ├── MailConfigurationError          *   the connection or arguments are wrong (names the fix)
     │   ├── Sender25ConfigurationError  *   TLS verification failed, 401/403/404 at the base path
     │   │   └── Sender25RedirectError   *   the API answered 3xx: wrong scheme/host in the connection
-    │   └── XmailerConfigurationError   *   TLS verification failed, redirect or 404 at the report path
+    │   ├── XmailerConfigurationError   *   TLS verification failed, redirect or 404 at the report path
+    │   └── AwaitedMessagesUnavailable  *   what a delivery gate awaits is not readable from here (a
+    │                                       results file on another machine, deleted XCom pages)
     ├── MailValidationError             *   a message argument is invalid (code + text), found before sending
     ├── AmbiguousSendError              *   a send may or may not have been accepted: never retried
     ├── DeliveryFailedError             *   the delivery gate saw a hard failure, bounce, cancel (or hold)
@@ -133,6 +135,19 @@ class DeliveryFailedError(FatalMailProviderError):
     def __init__(self, message: str, *, outcomes: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.outcomes = dict(outcomes or {})
+
+
+class AwaitedMessagesUnavailable(MailConfigurationError):
+    """The messages a delivery gate awaits cannot be read from here: a bulk send's results file on
+    another machine's disk, or the XCom pages that held them deleted (the send task cleared).
+
+    :param message: what could not be read, and what to configure.
+    :param where: the path, URL or XCom it looked for.
+    """
+
+    def __init__(self, message: str, *, where: str) -> None:
+        super().__init__(message)
+        self.where = where
 
 
 class SendLedgerError(FatalMailProviderError):

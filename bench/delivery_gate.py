@@ -65,7 +65,7 @@ def triggers_in_one_loop(base_url: str, ids: list[int]) -> dict:
         DeliveryTrigger(
             service="sender25",
             conn_id="sender25_default",
-            messages={str(i): None},
+            source={"inline": [i]},
             policy={"mode": "all", "fail_on_held": True, "bounce_grace_period": 0.0},
             poll_interval=POLL_INTERVAL,
         )
