@@ -15,7 +15,12 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
 from airflow_provider_mail._transport.failures import AttemptFailed, FailureKind
-from airflow_provider_mail.exceptions import AmbiguousSendError
+from airflow_provider_mail.exceptions import (
+    NOTHING_WENT_OUT,
+    UNKNOWN_OUTCOME,
+    AmbiguousSendError,
+    MailProviderError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +121,7 @@ class Attempts:
         :param failed: the failure of the attempt just made.
         """
         self.made += 1
+        outcome_of_failure(failed)
         if failed.kind is FailureKind.CONFIGURATION:
             raise failed.error
         if failed.kind is FailureKind.MAYBE_SENT and self.send is not None:
@@ -132,6 +138,20 @@ class Attempts:
             wait,
         )
         return wait
+
+
+def outcome_of_failure(failed: AttemptFailed) -> MailProviderError:
+    """Give the failure's error what went out, from the failure's class, unless its raiser set it.
+
+    ``NEVER_SENT`` and ``CONFIGURATION`` failures never reached the application (nothing went out);
+    after a ``MAYBE_SENT`` one the outcome is unknown.
+
+    :param failed: the failed attempt.
+    """
+    error = failed.error
+    if "send_outcome" not in vars(error):
+        error.with_outcome(UNKNOWN_OUTCOME if failed.kind is FailureKind.MAYBE_SENT else NOTHING_WENT_OUT)
+    return error
 
 
 def ambiguous_send_error(send: SendIdentity, error: Exception) -> AmbiguousSendError:

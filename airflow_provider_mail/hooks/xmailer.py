@@ -24,6 +24,7 @@ from airflow_provider_mail._xmailer.report_request import STATUS_FILTERS, check_
 from airflow_provider_mail._xmailer.report_window import ReportWindow
 from airflow_provider_mail._xmailer.smtp_reply import extract_queue_id
 from airflow_provider_mail.exceptions import (
+    NOTHING_WENT_OUT,
     XmailerConfigurationError,
     XmailerRecipientsRefused,
     XmailerSmtpAuthError,
@@ -307,6 +308,9 @@ class XmailerSmtpHook(_XmailerBaseHook):
                     else ""
                 ),
                 refused=result["refused"],
+                accepted=result["accepted"],
+                queue_id=result["queue_id"],
+                message_id=built.message_id,
             )
         return result
 
@@ -396,7 +400,10 @@ class XmailerSmtpHook(_XmailerBaseHook):
             code, reply = client.mail(built.mail_from)
             if code != 250:
                 raise XmailerSmtpError(
-                    f"MAIL FROM refused: {code} {_text(reply)}", smtp_code=code, smtp_text=_text(reply)
+                    f"MAIL FROM refused: {code} {_text(reply)}",
+                    smtp_code=code,
+                    smtp_text=_text(reply),
+                    send_outcome=NOTHING_WENT_OUT,
                 )
             accepted: list[str] = []
             refused: dict[str, str] = {}
@@ -420,6 +427,7 @@ class XmailerSmtpHook(_XmailerBaseHook):
                 f"the relay refused DATA: {err.smtp_code} {_text(err.smtp_error)}",
                 smtp_code=err.smtp_code,
                 smtp_text=_text(err.smtp_error),
+                send_outcome=NOTHING_WENT_OUT,
             ) from None
         except (OSError, smtplib.SMTPException) as err:
             raise self._failure(
@@ -433,6 +441,7 @@ class XmailerSmtpHook(_XmailerBaseHook):
                 f"the relay refused the message: {code} {_text(reply)}",
                 smtp_code=code,
                 smtp_text=_text(reply),
+                send_outcome=NOTHING_WENT_OUT,
             )
         queue_id = extract_queue_id(_text(reply))
         return _result(built, queue_id, accepted, refused, sent_at=datetime.now(timezone.utc).isoformat())
