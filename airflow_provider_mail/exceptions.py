@@ -33,8 +33,10 @@ task **without** using its retries (marked *fatal* below)::
     ├── XmailerReportParseError             a malformed report line in ``strict`` mode
     ├── XmailerUnexpectedResponse           not a report: an HTML page (proxy error page, PHP error)
     ├── XmailerTransportError               report or SMTP connection failure/timeout after the retries
-    └── XmailerSmtpError                    the relay refused the transaction (code + text)
+    └── XmailerSmtpError                    the relay answered 4xx (after the retries): nothing queued
+        ├── XmailerSmtpRejected         *   5xx at MAIL, DATA or the end of DATA: nothing queued
         ├── XmailerSmtpAuthError        *   AUTH refused (535) or required but impossible
+        ├── XmailerRecipientsDeferred       no recipient accepted, some only for now (4xx at RCPT)
         └── XmailerRecipientsRefused    *   every recipient was refused, or any with ``fail_on_refused``
 
 No exception text, ``repr`` or attribute ever holds an API key: the ``token`` echoed by
@@ -489,6 +491,26 @@ class XmailerSmtpError(MailProviderError):
         self._set_outcome(send_outcome)
 
 
+class XmailerSmtpRejected(XmailerSmtpError, FatalMailProviderError):
+    """The relay refused for good (5xx) at MAIL, DATA or the end of DATA: nothing was queued."""
+
+    send_outcome = NOTHING_WENT_OUT
+
+
+class XmailerRecipientsDeferred(XmailerSmtpError):
+    """No recipient was accepted and some were refused only for now (4xx at RCPT: a ``defer`` ACL,
+    greylisting, a full queue). Nothing went out; a later try may reach them (not fatal).
+
+    :param refused: recipient → the relay's reply.
+    """
+
+    send_outcome = NOTHING_WENT_OUT
+
+    def __init__(self, message: str, *, refused: dict[str, str]) -> None:
+        super().__init__(message)
+        self.refused = dict(refused)
+
+
 class XmailerSmtpAuthError(XmailerSmtpError, FatalMailProviderError):
     """The relay refused the SMTP credentials (or offers no AUTH over a protected channel).
 
@@ -519,6 +541,8 @@ class XmailerRecipientsRefused(XmailerSmtpError, FatalMailProviderError):
         queue_id: str | None = None,
         message_id: str | None = None,
     ) -> None:
+        from airflow_provider_mail._transport.smtp_reply import parse_reply  # it imports this module
+
         super().__init__(message)
         self.refused = dict(refused)
         self.accepted = list(accepted)
@@ -526,16 +550,10 @@ class XmailerRecipientsRefused(XmailerSmtpError, FatalMailProviderError):
         self.send_outcome = SendOutcome(
             WentOut.SOME if self.accepted else WentOut.NOTHING,
             accepted=tuple(self.accepted),
-            refused={rcpt: _code_and_text(reply) for rcpt, reply in self.refused.items()},
+            refused={rcpt: parse_reply(reply) for rcpt, reply in self.refused.items()},
             queue_id=queue_id,
             message_id=message_id,
         )
-
-
-def _code_and_text(reply: str) -> tuple[int, str]:
-    """``"550 5.1.1 unknown"`` -> ``(550, "5.1.1 unknown")`` (code 0 when the reply has none)."""
-    code, _, text = reply.partition(" ")
-    return (int(code), text) if code.isdigit() else (0, reply)
 
 
 SENDER25_AUTH_CODES = frozenset({"AccessDenied", "InvalidServerAPIKey", "ServerSuspended"})

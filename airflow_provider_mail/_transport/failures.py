@@ -35,13 +35,23 @@ class AttemptFailed(Exception):
     :param kind: the failure class.
     :param error: the named error to raise when no retry follows.
     :param retry_after: the server's ``Retry-After`` in seconds, if it sent one.
+    :param connection_ended: the server had ended a kept connection before this request began (an
+        idle timeout, SMTP ``421`` at MAIL): a new connection may go on at once.
     """
 
-    def __init__(self, kind: FailureKind, error: MailProviderError, *, retry_after: float | None = None):
+    def __init__(
+        self,
+        kind: FailureKind,
+        error: MailProviderError,
+        *,
+        retry_after: float | None = None,
+        connection_ended: bool = False,
+    ):
         super().__init__(str(error))
         self.kind = kind
         self.error = error
         self.retry_after = retry_after
+        self.connection_ended = connection_ended
 
 
 #: HTTP statuses that prove the front answered without passing the request on.

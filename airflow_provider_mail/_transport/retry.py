@@ -83,12 +83,14 @@ class SendIdentity:
     :param what: the operation, e.g. ``/api/v1/send/message`` or ``SMTP DATA``.
     :param recipients: who may have been sent the message.
     :param where_to_look: how the user can find out whether it was queued.
+    :param message_id: the message's Message-ID, when known before the send.
     """
 
     service: str
     what: str
     recipients: Sequence[str]
     where_to_look: str
+    message_id: str | None = None
 
 
 class Attempts:
@@ -170,4 +172,5 @@ def ambiguous_send_error(send: SendIdentity, error: Exception) -> AmbiguousSendE
         service=send.service,
         recipients=recipients,
         http_status=getattr(error, "http_status", None),
+        message_id=send.message_id,
     )

@@ -36,7 +36,7 @@ from airflow_provider_mail.exceptions import (
     Sender25TransportError,
 )
 from airflow_provider_mail.hooks._base import (
-    MailServiceHook,
+    HttpServiceHook,
     connection_form_widgets,
     connection_ui_field_behaviour,
 )
@@ -58,7 +58,7 @@ MESSAGE_PATH = "/api/v1/messages/message"
 DELIVERIES_PATH = "/api/v1/messages/deliveries"
 
 
-class Sender25Hook(MailServiceHook[Sender25ConnectionSettings]):
+class Sender25Hook(HttpServiceHook[Sender25ConnectionSettings]):
     """Talk to the Sender25 API with an Airflow connection of type ``sender25``.
 
     The API key is the connection's password. ``host`` is a host name or a full base URL (default

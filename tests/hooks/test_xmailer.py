@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from airflow_provider_mail._compat import AirflowFailException
 from airflow_provider_mail._shared.mime import build_email_message
 from airflow_provider_mail._transport.http import HttpRequest
 from airflow_provider_mail._xmailer.exim import parse_queue_id
@@ -17,6 +18,7 @@ from airflow_provider_mail.exceptions import (
     AmbiguousSendError,
     MailConfigurationError,
     MailValidationError,
+    WentOut,
     XmailerAuthError,
     XmailerBadDate,
     XmailerBadTime,
@@ -25,6 +27,7 @@ from airflow_provider_mail.exceptions import (
     XmailerSmtpAuthError,
     XmailerSmtpError,
     XmailerTransportError,
+    send_outcome_of,
 )
 from airflow_provider_mail.hooks.xmailer import XmailerReportHook, XmailerSmtpHook
 from airflow_provider_mail.testing import Fault, XmailerEmulator
@@ -128,11 +131,25 @@ def test_a_drop_after_data_is_ambiguous_and_never_resent(xmailer):
 
 
 def test_a_temporary_refusal_at_end_of_data_is_not_ambiguous(xmailer):
-    xmailer.smtp_inject("tempfail_data")
+    xmailer.smtp_inject("tempfail_data", count=10)
+    hook = XmailerSmtpHook()
+    hook._sleep = lambda _: None
     with pytest.raises(XmailerSmtpError) as info:
-        XmailerSmtpHook().send(message())
+        hook.send(message())
     assert not isinstance(info.value, AmbiguousSendError) and info.value.smtp_code == 451
+    assert not isinstance(info.value, AirflowFailException)  # 4xx: Airflow's retry may succeed
+    assert send_outcome_of(info.value).went_out is WentOut.NOTHING
     assert xmailer.messages == []
+
+
+def test_a_temporary_refusal_at_end_of_data_is_retried_and_queued_once(xmailer):
+    xmailer.smtp_inject("tempfail_data", count=1)
+    hook = XmailerSmtpHook()
+    waits: list[float] = []
+    hook._sleep = waits.append
+    result = hook.send(message())
+    assert result["queue_id"] and len(waits) == 1
+    assert len(xmailer.messages) == 1
 
 
 def test_a_closed_smtp_port_is_retried_then_raises_transport_error(monkeypatch, xmailer_emulator):
