@@ -39,7 +39,10 @@ SMTP_FAULTS = {
     "tempfail_data": "451 at the end of DATA; the message is not queued",
     "reject_rcpt": "550 for every RCPT of the transaction",
     "defer_rcpt": "451 for every RCPT of the transaction (an Exim defer ACL, greylisting): nothing queued",
-    "rcpt_421_drop": "421 at the first RCPT, then the relay hangs up (an Exim ACL drop): nothing queued",
+    "rcpt_421_drop": (
+        "421 at the second RCPT of the transaction (the first was accepted), then the relay hangs up "
+        "(an Exim ACL drop on a recipient rate limit): nothing queued"
+    ),
     "too_many_messages": (
         "421 at the next MAIL and every later one of that connection, which stays open "
         "(Exim's smtp_accept_max_per_connection)"
@@ -176,6 +179,7 @@ class RelayHandler:
             return SENDER_VERIFY_REPLY
         server.rejecting_recipients = self.faults.take("reject_rcpt")
         server.deferring_recipients = self.faults.take("defer_rcpt")
+        server.dropping_at_rcpt = self.faults.take("rcpt_421_drop")
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
@@ -190,7 +194,7 @@ class RelayHandler:
             return DEFER_RCPT_REPLY.format(address=address)
         if _unrouteable(address):
             return UNROUTEABLE_RCPT_REPLY
-        if self.faults.take("rcpt_421_drop"):
+        if getattr(server, "dropping_at_rcpt", False) and envelope.rcpt_tos:
             await server.push(DROP_RCPT_REPLY)
             raise asyncio.CancelledError  # aiosmtpd closes the transport, sending nothing more
         if self.faults.take("drop_before_data"):
