@@ -171,7 +171,8 @@ class RelayHandler:
         """Start a transaction; decide whether its recipients are all refused or deferred."""
         server.mail_commands += 1
         limit = self.max_messages_per_connection
-        if server.too_many or (limit and server.mail_commands > limit) or self.faults.take("too_many_messages"):
+        over_limit = bool(limit) and server.mail_commands > limit
+        if server.too_many or over_limit or self.faults.take("too_many_messages"):
             # Exim answers and keeps the connection open; every later MAIL gets the same answer.
             server.too_many = True
             return TOO_MANY_MESSAGES_REPLY

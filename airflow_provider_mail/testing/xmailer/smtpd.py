@@ -68,14 +68,16 @@ class RelaySMTP(SMTP):
         the client's delayed ACK (~40 ms on Linux) on every EHLO. The greeting is held back by one
         round trip of the emulated latency (the connect).
         """
-        line = status.encode("utf-8" if self.enable_SMTPUTF8 else "ascii") if isinstance(status, str) else status
+        encoding = "utf-8" if self.enable_SMTPUTF8 else "ascii"
+        line = status.encode(encoding) if isinstance(status, str) else status
         if line[3:4] == b"-":
             self._held.append(line)
             return
         if not self._greeted:
             self._greeted = True
             await self._round_trip()
-        held, self._held = self._held, []
+        held: list[bytes] = self._held
+        self._held = []
         if held:
             line = b"\r\n".join([*held, line])
         await super().push(line)
