@@ -40,7 +40,8 @@ task **without** using its retries (marked *fatal* below)::
         └── XmailerRecipientsRefused    *   every recipient was refused, or any with ``fail_on_refused``
 
 No exception text, ``repr`` or attribute ever holds an API key: the ``token`` echoed by
-``InvalidServerAPIKey`` is redacted before the exception is built.
+``InvalidServerAPIKey`` (and any echo of the key in an error's message or data) is redacted before the
+exception is built.
 
 Every error also says what went out (:attr:`MailProviderError.send_outcome`, read with
 :func:`send_outcome_of`): errors raised before anything is sent say :attr:`WentOut.NOTHING`;
@@ -605,6 +606,8 @@ def redact_error_data(data: dict[str, Any]) -> dict[str, Any]:
     :param data: the error's ``data`` object.
     """
     redacted = dict(data)
-    if redacted.get("code") == "InvalidServerAPIKey" and "token" in redacted:
+    # Postal names the key it got ``token`` (InvalidServerAPIKey, AccessDenied…): never kept, whatever
+    # the code; the rest of the answer is cleaned of the key by the hook before the error is built
+    if "token" in redacted:
         redacted["token"] = REDACTED
     return redacted

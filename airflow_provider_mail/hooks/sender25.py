@@ -313,7 +313,7 @@ class Sender25Hook(HttpServiceHook[Sender25ConnectionSettings]):
         )
 
     def _interpret(self, response: Any, path: str) -> Any:
-        return interpret_response(response, path=path, redact=self.driver_settings.redact)
+        return interpret_response(response, path=path, redact=self.redact)
 
     def _attempts(self, path: str, send_to: list[str] | None) -> Attempts:
         send = None if send_to is None else SendIdentity("sender25", path, send_to, WHERE_TO_LOOK)
