@@ -45,7 +45,7 @@ class EchoServer(ThreadingHTTPServer):
 
 
 class EchoHandler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         key = self.headers.get("X-Server-API-Key", "")
         data = ECHOES[self.server.echo](key)  # type: ignore[attr-defined]
