@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote_plus
@@ -100,6 +101,18 @@ class Redactor:
         if isinstance(value, list):
             return [self.json(item) for item in value]
         return value
+
+
+#: A URL's query string with at least one ``name=value`` pair.
+_QUERY_STRING = re.compile(r"\?[^\s'\"<>()]*=[^\s'\"<>()]*")
+
+
+def without_query_strings(text: str) -> str:
+    """``text`` with every URL query string replaced by ``?***`` (a GET report's carries the password).
+
+    :param text: any text, typically a library's error message quoting the URL it called.
+    """
+    return _QUERY_STRING.sub("?" + REDACTED, text)
 
 
 def _cut_runs(text: str, secret: str) -> str:

@@ -19,7 +19,12 @@ import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from airflow_provider_mail._transport.failures import AttemptFailed, FailureKind, is_tls_verification_failure
+from airflow_provider_mail._transport.failures import (
+    AttemptFailed,
+    FailureKind,
+    is_tls_verification_failure,
+    retold,
+)
 from airflow_provider_mail._transport.smtp_reply import (
     ReplyClass,
     SmtpPhase,
@@ -126,7 +131,7 @@ class SmtpDriver:
         except (OSError, smtplib.SMTPException) as err:
             raise self._hang_up(
                 SmtpPhase.CONNECT, f"could not reach the SMTP relay {settings.relay}", err
-            ) from err
+            ) from retold(err, settings.redact)
         try:
             client.ehlo()
             if settings.tls == "starttls":
@@ -200,7 +205,7 @@ class SmtpDriver:
         except (OSError, smtplib.SMTPException) as err:
             failed = self._hang_up(phase, _broken(self.settings.relay, phase, envelope), err)
             failed.connection_ended = phase is SmtpPhase.MAIL
-            raise failed from err
+            raise failed from retold(err, self.settings.redact)
         return Delivery(accepted, refused, reply_text(reply))
 
     def _expect(self, phase: SmtpPhase, code: int, reply: bytes | str) -> None:
