@@ -159,6 +159,10 @@ class SmtpDriver:
     def transaction(self, client: smtplib.SMTP, envelope: Envelope) -> Delivery:
         """MAIL, RCPT for each recipient, DATA; the client is unusable after any exception.
 
+        When the relay offers ``PIPELINING`` (RFC 2920; Exim does by default) MAIL, the RCPTs and DATA
+        go out in one write and their replies are read in order: two round trips per message instead
+        of three plus one per recipient. The replies mean the same either way.
+
         :param client: a connected client (from :meth:`connect`).
         :param envelope: the message.
         :raises AttemptFailed: ``NEVER_SENT`` for anything before the content was sent (a ``421``, a
@@ -166,13 +170,21 @@ class SmtpDriver:
         :raises XmailerSmtpRejected: a 5xx at MAIL, DATA or the end of DATA.
         """
         phase = SmtpPhase.MAIL
+        commands = [
+            f"mail FROM:{smtplib.quoteaddr(envelope.mail_from)}",
+            *(f"rcpt TO:{smtplib.quoteaddr(recipient)}" for recipient in envelope.recipients),
+            "data",
+        ]
+        pipelined = bool(client.has_extn("pipelining"))
         try:
-            self._expect(phase, *client.mail(envelope.mail_from))
+            if pipelined:
+                client.send("".join(f"{command}\r\n" for command in commands))
+            self._expect(phase, *_reply(client, commands[0], pipelined))
             phase = SmtpPhase.RCPT
             accepted: list[str] = []
             refused: dict[str, str] = {}
-            for recipient in envelope.recipients:
-                code, reply = client.rcpt(recipient)
+            for recipient, command in zip(envelope.recipients, commands[1:-1], strict=True):
+                code, reply = _reply(client, command, pipelined)
                 kind = classify_reply(code)
                 if kind is ReplyClass.POSITIVE:
                     accepted.append(recipient)
@@ -182,6 +194,11 @@ class SmtpDriver:
                     refused[recipient] = f"{code} {reply_text(reply)}"
             verdict = recipients_verdict(len(accepted), refused)
             if not verdict.send_data:
+                if pipelined:  # DATA went out too: the relay refuses it without recipients
+                    code, _ = client.getreply()
+                    if code == 354:  # a relay that accepts it anyway gets an empty message to refuse
+                        client.send(b"." + _CRLF)
+                        client.getreply()
                 reset_quietly(client)
                 if verdict.retry_later:
                     raise AttemptFailed(
@@ -193,8 +210,7 @@ class SmtpDriver:
                     )
                 return Delivery([], refused, None)
             phase = SmtpPhase.DATA
-            client.putcmd("data")
-            self._expect(phase, *client.getreply())
+            self._expect(phase, *_reply(client, commands[-1], pipelined))
             phase = SmtpPhase.END_OF_DATA
             body = _LEADING_DOT.sub(b"..", envelope.data)
             if not body.endswith(_CRLF):
@@ -317,6 +333,13 @@ class SmtpConnection:
         client, self._client = self._client, None
         if client is not None:
             quit_quietly(client)
+
+
+def _reply(client: smtplib.SMTP, command: str, pipelined: bool) -> tuple[int, bytes]:
+    """The reply to ``command``: already sent with its group when pipelined, else sent now."""
+    if not pipelined:
+        client.putcmd(command)
+    return client.getreply()
 
 
 def _broken(relay: str, phase: SmtpPhase, envelope: Envelope) -> str:

@@ -165,6 +165,13 @@ class RelayHandler:
             return AuthResult(success=False, handled=False)
         return AuthResult(success=True, auth_data=login)
 
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        """Offer PIPELINING, as Exim does by default (``pipelining_advertise_hosts = *``)."""
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
     ) -> str:
