@@ -26,6 +26,7 @@ SUBJECT = "Benchmark"
 BODY = "<p>hello</p>"
 FROM = "bench@example.com"
 TO = "ana@example.org"
+ROUNDS = 3
 
 
 def smtp_port(base_url: str) -> int:
@@ -99,8 +100,11 @@ def measure(latency: float, count: int) -> dict:
         port = smtp_port(base_url)
         official_hook(port, count=3)  # warm both paths (imports, first connection)
         our_hook(base_url, port, count=3)
-        official = rate(official_hook, port, count=count)
-        ours = rate(our_hook, base_url, port, count=count)
+        # interleaved rounds, best of each: the machine may be shared, a slow round is noise
+        official = ours = 0.0
+        for _ in range(ROUNDS):
+            official = max(official, rate(official_hook, port, count=count))
+            ours = max(ours, rate(our_hook, base_url, port, count=count))
         per_send = rate(our_hook, base_url, port, count=max(3, count // 5), keep=False)
         connect = new_connection_ms(port, count=10)
     return {

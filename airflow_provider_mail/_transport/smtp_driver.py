@@ -83,8 +83,8 @@ class SmtpSettings:
 class Envelope:
     """One message as SMTP carries it.
 
-    :param mail_from: the envelope sender.
-    :param recipients: every recipient (To, Cc and Bcc).
+    :param mail_from: the envelope sender (a bare, validated address).
+    :param recipients: every recipient (To, Cc and Bcc; bare, validated addresses).
     :param data: the message, bytes with CRLF line endings.
     :param message_id: its Message-ID, for what-went-out records.
     """
@@ -93,6 +93,11 @@ class Envelope:
     recipients: Sequence[str]
     data: bytes
     message_id: str | None = None
+
+    def __post_init__(self) -> None:
+        # they go into command lines as they are: a line break would start a command of its own
+        if any("\r" in address or "\n" in address for address in (self.mail_from, *self.recipients)):
+            raise ValueError("an envelope address holds a line break")
 
 
 @dataclass(frozen=True)
@@ -170,9 +175,10 @@ class SmtpDriver:
         :raises XmailerSmtpRejected: a 5xx at MAIL, DATA or the end of DATA.
         """
         phase = SmtpPhase.MAIL
+        # bare addresses, validated when the message was built: no re-parsing (smtplib.quoteaddr)
         commands = [
-            f"mail FROM:{smtplib.quoteaddr(envelope.mail_from)}",
-            *(f"rcpt TO:{smtplib.quoteaddr(recipient)}" for recipient in envelope.recipients),
+            f"mail FROM:<{envelope.mail_from}>",
+            *(f"rcpt TO:<{recipient}>" for recipient in envelope.recipients),
             "data",
         ]
         pipelined = bool(client.has_extn("pipelining"))
