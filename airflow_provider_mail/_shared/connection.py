@@ -312,6 +312,14 @@ class ConnectionExtras:
             return self.boolean("verify", True)
         return self.ca_bundle("verify", text)
 
+    def ca_file(self, name: str) -> str | None:
+        """An optional CA bundle path extra (checked like :meth:`ca_bundle`).
+
+        :param name: the extra's name.
+        """
+        path = self.text(name)
+        return None if path is None else self.ca_bundle(name, path.strip())
+
     def ca_bundle(self, name: str, path: str) -> str:
         """A CA bundle path (file or ``c_rehash`` directory) that exists and loads.
 

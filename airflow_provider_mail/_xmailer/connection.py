@@ -152,12 +152,7 @@ def resolve_xmailer_settings(
         smtp_host=smtp_host,
         smtp_port=smtp_port,
         smtp_tls=smtp_tls,
-        smtp_ca_file=_ca_file(extras),
+        smtp_ca_file=extras.ca_file("smtp_ca_file"),
         smtp_verify=extras.boolean("smtp_verify", True),
         from_email=extras.text("from_email"),
     )
-
-
-def _ca_file(extras: ConnectionExtras) -> str | None:
-    path = extras.text("smtp_ca_file")
-    return None if path is None else extras.ca_bundle("smtp_ca_file", path.strip())
