@@ -8,7 +8,7 @@ Both use the provider's one retry policy (:class:`~airflow_provider_mail._transp
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -141,7 +141,7 @@ class XmailerReportHook(HttpServiceHook[XmailerConnectionSettings], _XmailerBase
 
     ``login``/``password`` are the SMTP credentials (or ``password`` is the token with extra
     ``auth=token``); ``host`` defaults to ``api.xmailer.com.br``. Requests are POST forms, so the
-    password never goes into a URL.
+    password stays out of the URL, unless the extra ``report_method=get`` asks for a GET.
 
     :param xmailer_conn_id: the connection id (default ``xmailer_default``).
     :param max_retries: retries of the report request; overrides the extra.
@@ -322,6 +322,56 @@ class XmailerSmtpHook(_XmailerBaseHook):
             return self._kept.send(built, fail_on_refused=fail_on_refused)
         with self.smtp_session() as session:
             return session.send(built, fail_on_refused=fail_on_refused)
+
+    def send_message(
+        self,
+        *,
+        to: str | Iterable[str] | None,
+        from_email: str,
+        subject: str | None = None,
+        plain_body: str | None = None,
+        html_body: str | None = None,
+        cc: str | Iterable[str] | None = None,
+        bcc: str | Iterable[str] | None = None,
+        sender: str | None = None,
+        reply_to: str | None = None,
+        headers: Mapping[str, Any] | None = None,
+        attachments: Iterable[Any] | None = None,
+        fail_on_refused: bool = False,
+    ) -> dict[str, Any]:
+        """Build and send a message from the arguments every sender of this package takes (as
+        ``Sender25Hook.send_message``); return :class:`~airflow_provider_mail.xcom.XmailerSendResult`.
+
+        :param to: recipients, a list or a comma/semicolon separated string.
+        :param from_email: the From address.
+        :param subject: the subject.
+        :param plain_body: the text body.
+        :param html_body: the HTML body.
+        :param cc: Cc recipients.
+        :param bcc: Bcc recipients.
+        :param sender: the Sender header.
+        :param reply_to: the Reply-To address.
+        :param headers: extra headers.
+        :param attachments: :class:`~airflow_provider_mail.attachments.Attachment` objects or
+            ``(name, data, content_type)`` tuples.
+        :param fail_on_refused: raise when any recipient is refused (the accepted ones were still sent).
+        """
+        from airflow_provider_mail._shared.mime import build_email_message
+
+        built = build_email_message(
+            to=to,
+            from_email=from_email,
+            subject=subject,
+            plain_body=plain_body,
+            html_body=html_body,
+            cc=cc,
+            bcc=bcc,
+            sender=sender,
+            reply_to=reply_to,
+            headers=headers,
+            attachments=attachments or (),
+        )
+        return self.send(built, fail_on_refused=fail_on_refused)
 
     def smtp_session(self) -> XmailerSmtpSession:
         """A new SMTP session of its own (one per thread: bulk senders open one per worker).

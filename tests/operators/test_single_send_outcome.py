@@ -38,7 +38,7 @@ def test_fail_on_refused_with_some_refused_is_recorded_as_sent_with_its_queue_id
     (received,) = xmailer.messages
     assert second["queue_id"] == received.queue_id
     assert second["accepted"] == ["ana@example.org"] and list(second["refused"]) == ["bo@nowhere.invalid"]
-    assert second["refused"]["bo@nowhere.invalid"].startswith("550")
+    assert "550" in str(second["refused"]["bo@nowhere.invalid"])
 
 
 def test_421_at_rcpt_then_a_hang_up_leaves_no_row_so_the_retry_sends(xmailer):
