@@ -146,6 +146,8 @@ class SmtpDriver:
         except smtplib.SMTPAuthenticationError as err:
             quit_quietly(client)
             text = settings.redact(reply_text(err.smtp_error))
+            if classify_reply(err.smtp_code) is not ReplyClass.PERMANENT:  # 454: not now, try again
+                raise self._refusal(SmtpPhase.AUTH, err.smtp_code, text) from None
             raise XmailerSmtpAuthError(
                 f"the relay refused the login of {settings.username!r}: {err.smtp_code} {text}",
                 smtp_code=err.smtp_code,

@@ -494,3 +494,17 @@ def test_the_smtp_hook_has_no_http_session(xmailer):
         hook.send(message())
         assert conn.connections == 1
     assert len(xmailer.messages) == 2
+
+
+def test_a_temporary_auth_failure_is_retried_not_fatal(xmailer):
+    """454 at AUTH (the relay cannot check passwords now) is a 4xx like any other: tried again."""
+    xmailer.smtp_inject("auth_tempfail", count=1)
+    hook = XmailerSmtpHook()
+    waits: list[float] = []
+    hook._sleep = waits.append
+    assert hook.send(message())["queue_id"] and len(waits) == 1
+    xmailer.smtp_inject("auth_tempfail", count=10)
+    with pytest.raises(XmailerSmtpError) as info:
+        hook.send(message())
+    assert info.value.smtp_code == 454 and not isinstance(info.value, AirflowFailException)
+    assert send_outcome_of(info.value).went_out is WentOut.NOTHING

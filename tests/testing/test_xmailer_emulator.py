@@ -432,6 +432,15 @@ def test_latency_holds_back_the_greeting_and_auth_too(make_xmailer):
     client.quit()
 
 
+def test_auth_tempfail_answers_454_to_every_auth_of_the_connection(xmailer_emulator):
+    xmailer_emulator.smtp_inject("auth_tempfail")
+    with pytest.raises(smtplib.SMTPAuthenticationError) as info, smtp(xmailer_emulator):
+        pass
+    assert info.value.smtp_code == 454
+    with smtp(xmailer_emulator) as client:  # spent
+        assert client.noop()[0] == 250
+
+
 def test_unknown_smtp_fault_is_refused(xmailer_emulator):
     with pytest.raises(ValueError, match="unknown SMTP fault"):
         xmailer_emulator.smtp_inject("greylist")

@@ -327,7 +327,8 @@ class XmailerEmulator(EmulatorBase):
         send), ``drop_before_data`` (hang-up at RCPT), ``tempfail_data`` (451 at the end of DATA, not
         queued), ``reject_rcpt`` (550 for every RCPT), ``defer_rcpt`` (451 for every RCPT),
         ``rcpt_421_drop`` (421 at RCPT, then a hang-up), ``too_many_messages`` (421 at MAIL, the
-        connection kept open), ``auth_fail`` (535 for every AUTH of the connection).
+        connection kept open), ``auth_fail`` (535 for every AUTH of the connection),
+        ``auth_tempfail`` (454 for every AUTH of the connection).
 
         :param name: the fault name.
         :param count: how many transactions (connections for ``auth_fail``).

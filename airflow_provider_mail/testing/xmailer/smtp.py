@@ -48,7 +48,9 @@ SMTP_FAULTS = {
         "(Exim's smtp_accept_max_per_connection)"
     ),
     "auth_fail": "535 for every AUTH of a connection, even with the right credentials",
+    "auth_tempfail": "454 for every AUTH of a connection (the relay cannot check passwords now)",
 }
+AUTH_TEMPFAIL_REPLY = "454 4.7.0 Temporary authentication failure"
 #: Exim's words when a connection has carried ``smtp_accept_max_per_connection`` messages (smtp_in.c).
 TOO_MANY_MESSAGES_REPLY = "421 too many messages in this connection"
 DEFER_RCPT_REPLY = "451 4.3.0 <{address}>: Temporary local problem - please try later"
@@ -157,6 +159,9 @@ class RelayHandler:
 
         if server.refuses_auth is None:  # decided once per connection, at its first AUTH
             server.refuses_auth = self.faults.take("auth_fail")
+            server.defers_auth = self.faults.take("auth_tempfail")
+        if server.defers_auth:
+            return AuthResult(success=False, handled=False, message=AUTH_TEMPFAIL_REPLY)
         if server.refuses_auth or not isinstance(auth_data, LoginPassword):
             return AuthResult(success=False, handled=False)
         login = auth_data.login.decode("utf-8", "replace")

@@ -46,6 +46,7 @@ class RelaySMTP(SMTP):
         self.deferring_recipients = False  # a defer_rcpt fault hit the current transaction
         self.dropping_at_rcpt = False  # a rcpt_421_drop fault hit the current transaction
         self.refuses_auth: bool | None = None  # an auth_fail fault hit this connection
+        self.defers_auth = False  # an auth_tempfail fault hit this connection
         self.mail_commands = 0  # MAIL commands on this connection
         self.too_many = False  # this connection answers every MAIL with 421 (Exim's per-connection limit)
         self._greeted = False
