@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed-af$(AIRFLOW_VERSION)
 UV := $(PYTHON) -m uv
 PYTEST_ARGS ?=
 
-.PHONY: venv test lint demo bench clean
+.PHONY: venv services-deps test lint demo bench bench-celery clean
 
 venv: $(STAMP)
 
@@ -25,7 +25,15 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 		-c $(CONSTRAINTS) "apache-airflow==$(AIRFLOW_VERSION)" -e ".[dev]"
 	@touch $@
 
-test: $(STAMP)
+# PostgreSQL and Redis for the CeleryExecutor real-services tests (tests/real_services/celery/),
+# from the Debian packages; installed only when missing, so a machine that has them is left alone.
+services-deps:
+	@if command -v redis-server >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server; \
+	else echo "services-deps: install postgresql and redis-server (the Celery tests skip without them)"; fi
+
+test: $(STAMP) services-deps
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -38,6 +46,10 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	PYTHONPATH=. $(VENV)/bin/python -m bench.run
+
+# One worker vs two under the CeleryExecutor (Postgres, Redis, real workers): a few minutes.
+bench-celery: $(STAMP) services-deps
+	PYTHONPATH=. $(VENV)/bin/python -c "import json, bench.celery_scale as b; print(json.dumps(b.main(), indent=2))"
 
 clean:
 	rm -rf .venv .venv-af* .demo
