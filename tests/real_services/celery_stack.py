@@ -434,7 +434,39 @@ class CeleryStack(AirflowStack):
             self.postgres.stop()
             shutil.rmtree(self.postgres.root, ignore_errors=True)
 
-    # -- what the tests read -------------------------------------------------------------------
+    # -- what the tests wait for and read -------------------------------------------------------
+
+    def wait_run(self, dag_id: str, run_id: str, timeout: float = 180) -> str:
+        """Wait until the run is finished (failing at once if a service died); return its state."""
+        found: list[str] = []
+
+        def finished() -> bool:
+            state = self.client.run_state(dag_id, run_id)
+            if state in ("success", "failed"):
+                found.append(state)
+            return bool(found)
+
+        self._wait_alive(f"run {dag_id}/{run_id} to finish", finished, timeout)
+        return found[0]
+
+    def wait_task(
+        self, dag_id: str, run_id: str, task_id: str, states: Iterable[str], timeout: float = 120
+    ) -> Any:
+        """Wait until the task instance is in one of ``states`` (failing at once if a service died)."""
+        wanted = set(states)
+        self._wait_alive(
+            f"{dag_id}/{run_id}/{task_id} in {sorted(wanted)}",
+            lambda: self.client.task_state(dag_id, run_id, task_id).state in wanted,
+            timeout,
+        )
+        return self.client.task_state(dag_id, run_id, task_id)
+
+    def wait_marker(self, dag_id: str, run_id: str, name: str, timeout: float = 120) -> tuple[str, int]:
+        """Wait for the marker ``name`` of a run (see the DAGs); return ``(worker, pid)`` it names."""
+        path = Path(self.env["RS_MARKER_DIR"]) / dag_id / run_id / name
+        self._wait_alive(f"marker {name} of {dag_id}/{run_id}", path.exists, timeout)
+        worker, pid = path.read_text().split()
+        return worker, int(pid)
 
     def worker_files(self, name: str) -> Iterable[Path]:
         """Every file on worker ``name``'s disk."""
