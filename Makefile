@@ -49,7 +49,7 @@ bench: $(STAMP)
 
 # One worker vs two under the CeleryExecutor (Postgres, Redis, real workers): a few minutes.
 bench-celery: $(STAMP) services-deps
-	PYTHONPATH=. $(VENV)/bin/python -c "import json, bench.celery_scale as b; print(json.dumps(b.main(), indent=2))"
+	PYTHONPATH=. $(VENV)/bin/python -m bench.celery_scale
 
 clean:
 	rm -rf .venv .venv-af* .demo
