@@ -11,7 +11,9 @@ side by side) and records when each arrived.
 Both runs carry ``rate_limit=400`` for the whole task (split 200 + 200 over the partitions), above
 what 8 threads per instance can reach at 50 ms (160/s), so the rate does not decide the result; the
 peak over any second, measured at the service, must stay at or below it. Throughput is rows divided
-by the time from the first request's arrival to the last answer. Needs root, ``postgres`` and
+by the time from the first request's arrival to the last answer; ``machine_cpu_busy`` is the share of
+the machine's CPU time in use during each run (every process's, other jobs' too): near 1.0, the CPUs
+and not the workers decide the result. Needs root, ``postgres`` and
 ``redis-server`` (``make bench-celery`` installs them); without them it reports why it skipped.
 """
 
@@ -45,13 +47,22 @@ def peak_per_second(timestamps: list[float]) -> int:
     return peak
 
 
+def machine_busy() -> tuple[float, float]:
+    """``(busy, total)`` CPU jiffies of the whole machine so far (``/proc/stat``), every process's."""
+    fields = [float(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
 def _run(stack: Any, emulator: Any, dag_id: str, rows_file: Path, rows: int) -> dict[str, Any]:
     emulator.reset()
     emulator.set_network(latency=LATENCY)
+    busy_before, total_before = machine_busy()
     began = time.monotonic()
     run_id = stack.trigger(dag_id, {"rows": str(rows_file)})
     state = stack.wait_run(dag_id, run_id, timeout=max(300, rows / 40))
     wall = time.monotonic() - began
+    busy_after, total_after = machine_busy()
     sends = [r for r in emulator.requests if r.path == SEND_PATH]
     first = min(r.timestamp for r in sends)
     last = max(r.answered or r.timestamp for r in sends)
@@ -70,6 +81,8 @@ def _run(stack: Any, emulator: Any, dag_id: str, rows_file: Path, rows: int) -> 
         "run_seconds_from_trigger": round(wall, 1),
         "peak_per_any_second": peak_per_second([r.timestamp for r in sends]),
         "workers": sorted({ti.get("hostname") or "?" for ti in instances}),
+        # the whole machine's CPU use during the run (other jobs included): near 1.0, the CPUs decide
+        "machine_cpu_busy": round((busy_after - busy_before) / max(1.0, total_after - total_before), 2),
     }
 
 
