@@ -1,6 +1,7 @@
 """Fixtures of the CeleryExecutor tests: one :class:`CeleryStack` for this whole package.
 
-Skipped (with the reason) where the stack cannot run: not root, no Postgres/Redis (``make test``
+The tests are marked ``real_services`` and ``celery`` (``-m "not celery"`` leaves them out). Skipped
+(with the reason) where the stack cannot run: not root, no Postgres/Redis (``make test``
 installs them through ``make services-deps``), or Airflow 2 (the stack's client is REST API v2).
 The emulators are the real-services package's (started first, stopped last).
 """
@@ -33,11 +34,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     why = missing_requirements() or (None if AIRFLOW_V_3_0_PLUS else "the Celery stack runs Airflow 3 only")
     for item in items:
-        if Path(str(item.fspath)).parent == Path(__file__).parent:
-            item.add_marker(pytest.mark.real_services)
-            item.add_marker(pytest.mark.celery)
-            if why:
-                item.add_marker(pytest.mark.skip(reason=why))
+        if why and Path(str(item.fspath)).parent == Path(__file__).parent:
+            item.add_marker(pytest.mark.skip(reason=why))
 
 
 @pytest.fixture(scope="package")

@@ -15,6 +15,8 @@ from tests.real_services.celery.dags.rs_celery_scenarios import CHUNK
 from tests.real_services.celery_stack import CeleryStack, fresh_tag
 from tests.real_services.harness import wait_for
 
+pytestmark = [pytest.mark.real_services, pytest.mark.celery]
+
 
 def stored(emulator: Sender25Emulator, recipient: str) -> list[int]:
     return [m.id for m in emulator.messages() if m.rcpt_to == recipient]

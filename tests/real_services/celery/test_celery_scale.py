@@ -11,6 +11,8 @@ from tests.operators.test_bulk_partitions import peak_per_second
 from tests.real_services.celery.dags.rs_celery_partitions import PARTITIONS, RATE_LIMIT
 from tests.real_services.celery_stack import CeleryStack, fresh_tag
 
+pytestmark = [pytest.mark.real_services, pytest.mark.celery]
+
 
 def test_four_mapped_partitions_on_two_workers_send_every_row_once_never_above_the_task_rate(
     celery_stack: CeleryStack, sender25_service: Sender25Emulator

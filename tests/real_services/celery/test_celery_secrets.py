@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import urllib.parse
 
+import pytest
 from cryptography.fernet import Fernet
 
 from airflow_provider_mail.testing import Sender25Emulator
 from tests.real_services.celery.test_celery_failover import deferred_gate, release
 from tests.real_services.celery_stack import WORKERS, CeleryStack
+
+pytestmark = [pytest.mark.real_services, pytest.mark.celery]
 
 
 def forms(secret: str) -> list[bytes]:
