@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed-af$(AIRFLOW_VERSION)
 UV := $(PYTHON) -m uv
 PYTEST_ARGS ?=
 
-.PHONY: venv services-deps test lint demo bench bench-celery clean
+.PHONY: venv services-deps test lint demo bench bench-smoke bench-celery clean
 
 venv: $(STAMP)
 
@@ -46,6 +46,10 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	PYTHONPATH=. $(VENV)/bin/python -m bench.run
+
+# Every benchmark at tiny sizes, only to prove each still runs (CI); exits 1 when one crashes.
+bench-smoke: $(STAMP)
+	PYTHONPATH=. $(VENV)/bin/python -m bench.run --smoke
 
 # One worker vs two under the CeleryExecutor (Postgres, Redis, real workers): a few minutes.
 bench-celery: $(STAMP) services-deps
