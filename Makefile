@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed-af$(AIRFLOW_VERSION)
 UV := $(PYTHON) -m uv
 PYTEST_ARGS ?=
 
-.PHONY: venv test lint demo bench bench-smoke docs clean
+.PHONY: venv services-deps test lint demo bench bench-smoke bench-celery docs clean
 
 venv: $(STAMP)
 
@@ -25,7 +25,15 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 		-c $(CONSTRAINTS) "apache-airflow==$(AIRFLOW_VERSION)" -e ".[dev]"
 	@touch $@
 
-test: $(STAMP)
+# PostgreSQL and Redis for the CeleryExecutor real-services tests (tests/real_services/celery/),
+# from the Debian packages; installed only when missing, so a machine that has them is left alone.
+services-deps:
+	@if command -v redis-server >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server; \
+	else echo "services-deps: install postgresql and redis-server (the Celery tests skip without them)"; fi
+
+test: $(STAMP) services-deps
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -46,6 +54,10 @@ bench-smoke: $(STAMP)
 # The documentation site (docs/), warnings as errors; the HTML lands in docs/_build/html.
 docs: $(STAMP)
 	$(VENV)/bin/python -m sphinx -b html -W --keep-going -n -q docs docs/_build/html
+
+# One worker vs two under the CeleryExecutor (Postgres, Redis, real workers): a few minutes.
+bench-celery: $(STAMP) services-deps
+	PYTHONPATH=. $(VENV)/bin/python -m bench.celery_scale
 
 clean:
 	rm -rf .venv .venv-af* .demo docs/_build

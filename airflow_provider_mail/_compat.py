@@ -231,6 +231,22 @@ def base_notifier_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     return kwargs if AIRFLOW_V_3_1_PLUS else {}
 
 
+def mapped_instance_count(context: Any) -> int | None:
+    """How many instances the running task was expanded into (``None`` when it is not mapped).
+
+    Airflow 3 asks the API server through the task instance; Airflow 2 has it in the context.
+
+    :param context: the task context.
+    """
+    ti = context.get("ti")
+    if getattr(ti, "map_index", -1) in (None, -1):
+        return None
+    if AIRFLOW_V_3_0_PLUS:
+        return int(ti.get_ti_count(dag_id=ti.dag_id, task_ids=[ti.task_id], run_ids=[ti.run_id]))
+    count = context.get("expanded_ti_count")
+    return int(count) if count else None
+
+
 def provider_info_schema_path() -> str:
     """Return the path of the installed Airflow's ``provider_info.schema.json`` (used by tests)."""
     import os
@@ -265,6 +281,7 @@ __all__: list[Any] = [
     "get_dagbag_class",
     "get_variable",
     "get_xcom",
+    "mapped_instance_count",
     "mask_secret",
     "provider_info_schema_path",
     "set_variable",

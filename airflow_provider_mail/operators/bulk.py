@@ -29,13 +29,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_mail._bulk.gate import SendGate
+from airflow_provider_mail._bulk.gate import SendGate, rate_share
 from airflow_provider_mail._bulk.packing import EarlierRows, pack_chunk
 from airflow_provider_mail._bulk.progress import DEFAULT_PROGRESS_INTERVAL, Progress
 from airflow_provider_mail._bulk.render import RowTemplate
 from airflow_provider_mail._bulk.results import ResultsWriter, default_results_path, describe_error
 from airflow_provider_mail._bulk.rows import InvalidRow, RowSource
-from airflow_provider_mail._compat import BaseOperator
+from airflow_provider_mail._compat import BaseOperator, mapped_instance_count
 from airflow_provider_mail._ledger import LedgerRecord, RowState, SendLedger, open_ledger, same_attempt
 from airflow_provider_mail._sender25.payload import build_send_message_payload
 from airflow_provider_mail._shared.addresses import validated_headers
@@ -176,6 +176,7 @@ class _BulkSendOperator(BaseOperator):
         xcom_ids_limit: int = DEFAULT_XCOM_IDS_LIMIT,
         on_unknown_outcome: OnUnknownOutcome = "fail",
         ledger: str | None = None,
+        partition: Sequence[int] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -205,6 +206,7 @@ class _BulkSendOperator(BaseOperator):
         self.xcom_ids_limit = xcom_ids_limit
         self.on_unknown_outcome = checked_on_unknown_outcome(on_unknown_outcome)
         self.ledger = ledger
+        self.partition = _checked_partition(partition)
 
     # -- what a service says ----------------------------------------------------------------------
     def open_clients(self, count: int, gate: SendGate) -> list[Any]:
@@ -241,7 +243,9 @@ class _BulkSendOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         source = RowSource(self.rows)
         total = source.count()
-        gate = SendGate(self.rate_limit)
+        if self.partition is not None:
+            total = None if total is None else len(range(self.partition[0], total, self.partition[1]))
+        gate = SendGate(self._rate_share(context))
         ti = context.get("ti")
         try_number, max_tries = getattr(ti, "try_number", None), getattr(ti, "max_tries", None)
         ledger = open_ledger(context, self.ledger)
@@ -278,7 +282,7 @@ class _BulkSendOperator(BaseOperator):
                 # it is marked `sending` and sent only once the previous one is settled, so a try
                 # that dies leaves at most one chunk unknown.
                 in_flight: list[Future[RowOutcome]] = []
-                for chunk in _chunks(source, chunk_size):
+                for chunk in _chunks(source, chunk_size, self.partition):
                     to_send: list[PreparedRow] = []
                     for index, row in chunk:
                         outcome, prepared = batch.triage(index, row, record)
@@ -339,6 +343,16 @@ class _BulkSendOperator(BaseOperator):
         batch.pack(record)
         self._save(ledger, record, sent=True)
         return fatal
+
+    def _rate_share(self, context: Any) -> float | None:
+        """This instance's share of ``rate_limit``: the rate is for the whole (mapped) task."""
+        ti = context.get("ti")
+        instances = mapped_instance_count(context) if self.rate_limit else None
+        if instances:
+            return rate_share(self.rate_limit, getattr(ti, "map_index", 0), instances)
+        if self.partition is not None:
+            return rate_share(self.rate_limit, self.partition[0], self.partition[1])
+        return self.rate_limit
 
     def after_chunk(self, progress: Progress) -> None:
         """Called after each chunk is settled in the ledger (a seam for tests and subclasses).
@@ -550,10 +564,10 @@ class _Batch:
 
 def _send_one(prepared: PreparedRow, pool: queue.SimpleQueue[Any], gate: SendGate) -> RowOutcome:
     """Send one row with a pooled client, in a worker thread; never raises a service error."""
-    gate.wait_turn()
     client = pool.get()
     try:
-        result = prepared.send(client)
+        with gate.turn():
+            result = prepared.send(client)
     except PARTLY_SENT_ERRORS as err:
         return RowOutcome(prepared.index, "unknown", prepared.recipients, error=err)
     except NOT_SENT_ERRORS as err:
@@ -565,8 +579,29 @@ def _send_one(prepared: PreparedRow, pool: queue.SimpleQueue[Any], gate: SendGat
     return RowOutcome(prepared.index, "accepted", prepared.recipients, result)
 
 
-def _chunks(source: RowSource, size: int) -> Iterator[list[tuple[int, Mapping[str, Any] | InvalidRow]]]:
-    rows = iter(source)
+def _checked_partition(partition: Sequence[int] | None) -> tuple[int, int] | None:
+    if partition is None:
+        return None
+    try:
+        index, count = (int(part) for part in partition)
+    except (TypeError, ValueError):
+        raise MailConfigurationError(
+            f"partition must be (index, count), e.g. (0, 4), got {partition!r}"
+        ) from None
+    if count < 1 or not 0 <= index < count:
+        raise MailConfigurationError(
+            f"partition must be (index, count) with 0 <= index < count, got {partition!r}"
+        )
+    return index, count
+
+
+def _chunks(
+    source: RowSource, size: int, partition: tuple[int, int] | None = None
+) -> Iterator[list[tuple[int, Mapping[str, Any] | InvalidRow]]]:
+    rows: Iterator[tuple[int, Mapping[str, Any] | InvalidRow]] = iter(source)
+    if partition is not None:
+        # every count-th row from index: rows keep their index in the whole source (ledger keys)
+        rows = itertools.islice(rows, partition[0], None, partition[1])
     while chunk := list(itertools.islice(rows, size)):
         yield chunk
 
@@ -621,7 +656,8 @@ class Sender25BulkSendOperator(_BulkSendOperator):
     :param tag: per-row template of Postal's tag.
     :param bounce: send as bounce messages.
     :param max_concurrency: worker threads, each with its own keep-alive connection (default 8).
-    :param rate_limit: at most this many messages per second across all workers (default: none).
+    :param rate_limit: at most this many messages reach the service in any one second, for the
+        whole task: a mapped task's instances each pace themselves to an even share (default: none).
     :param max_failed_rows: rows that may fail (or end unknown) before the task fails (default 0).
     :param results_path: the JSONL results file, local or object storage (templated); default
         ``$AIRFLOW_HOME/mail_bulk_results/<dag_id>/<run_id>/<task_id>.jsonl``.
@@ -630,6 +666,9 @@ class Sender25BulkSendOperator(_BulkSendOperator):
     :param xcom_ids_limit: above this many accepted rows the XCom holds no ids, only the results file.
     :param on_unknown_outcome: ``"fail"`` (default) or ``"resend"`` rows an earlier try left unknown.
     :param ledger: where the send ledger lives (see the single-send operators).
+    :param partition: ``(index, count)``: send only rows ``index``, ``index + count``, ... of ``rows``
+        (keeping their row numbers), so ``count`` mapped instances send one source between them:
+        ``.partial(rows=..., rate_limit=50).expand(partition=[(i, 4) for i in range(4)])``.
     :param sender25_conn_id: the Sender25 connection (templated).
     """
 
