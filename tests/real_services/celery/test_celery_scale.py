@@ -34,11 +34,6 @@ def test_four_mapped_partitions_on_two_workers_send_every_row_once_never_above_t
     assert peak_per_second([r.timestamp for r in sends]) <= RATE_LIMIT
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="needs the bulk results off the worker's local disk (helper `gate`): today the gate on "
-    "worker B cannot read worker A's $AIRFLOW_HOME/mail_bulk_results file above xcom_ids_limit",
-)
 def test_a_big_bulk_on_worker_a_is_confirmed_by_its_gate_on_worker_b(
     celery_stack: CeleryStack, sender25_service: Sender25Emulator
 ):
