@@ -26,7 +26,10 @@ BENCHMARKS = (
     ("bulk", "bulk_send"),
     ("gate_adaptive", "delivery_gate_adaptive"),
     ("gate_scale", "gate_scale"),
+    ("smtp", "smtp_session"),
 )
+#: Run on their own (``make bench-celery``: the Celery stack, minutes), smoked with the rest.
+SEPARATE = (("celery", "celery_scale"),)
 
 RESULTS = Path(__file__).with_name("results.json")
 TARGETS = {
@@ -260,7 +263,11 @@ def bulk_table(bulk: dict) -> list[str]:
 
 
 #: Benchmarks whose numbers are listed as they come (their own targets are listed below the table).
-LISTED_AS_THEY_COME = {"gate_adaptive": "adaptive delivery gate", "gate_scale": "delivery gate at scale"}
+LISTED_AS_THEY_COME = {
+    "gate_adaptive": "adaptive delivery gate",
+    "gate_scale": "delivery gate at scale",
+    "smtp": "SMTP session: XmailerSmtpHook vs Airflow's SmtpHook",
+}
 
 
 def listed_table(title: str, gate: object) -> list[str]:
@@ -292,7 +299,7 @@ def run_all(smoke: bool) -> tuple[dict, list[str]]:
     """
     results: dict = {"machine": machine(), "started": datetime.now(timezone.utc).isoformat()}
     crashed: list[str] = []
-    for name, module in BENCHMARKS:
+    for name, module in BENCHMARKS + (SEPARATE if smoke else ()):
         print(f"running {name} ({module}) ...", flush=True)
         started = time.monotonic()
         try:

@@ -31,6 +31,7 @@ def benchmarks(monkeypatch: pytest.MonkeyPatch):
 
     names = {"crashing": _module("_test_crashing", crashing), "fine": _module("_test_fine", fine)}
     monkeypatch.setattr(run, "machine", lambda: {})
+    monkeypatch.setattr(run, "SEPARATE", ())
     yield names, seen, monkeypatch
     for name in names.values():
         sys.modules.pop(f"bench.{name}", None)
@@ -57,6 +58,6 @@ def test_every_benchmark_module_takes_smoke() -> None:
     import importlib
     import inspect
 
-    for _, module in run.BENCHMARKS:
+    for _, module in run.BENCHMARKS + run.SEPARATE:
         main = importlib.import_module(f"bench.{module}").main
         assert "smoke" in inspect.signature(main).parameters, module
