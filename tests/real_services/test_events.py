@@ -115,8 +115,7 @@ def fence(stack: AirflowStack, webhooks: Sender25Emulator) -> None:
     wait_suppressed(stack, recipient)
 
 
-def test_a_hardfail_send_starts_the_bounce_dag_which_names_the_sending_run(stack, webhooks, start_run) -> None:
-    run = start_run("sender25", "plain")
+def test_a_hardfail_send_starts_the_bounce_dag_which_names_the_sending_run(stack, webhooks) -> None:
     dead = f"dead-{uuid.uuid4().hex[:8]}+hardfail@example.org"
     run_id = stack.trigger("rs_sender25_plain", {"to": dead})
     assert stack.wait_run("rs_sender25_plain", run_id) == "success"
@@ -127,7 +126,6 @@ def test_a_hardfail_send_starts_the_bounce_dag_which_names_the_sending_run(stack
     (extra,) = [e for e in asset_event_extras(stack, FAILED_ASSET) if e["recipient"] == dead]
     (request,) = [r for r in webhooks.webhook_requests() if r.uuid == extra["uuid"]]
     assert request.attempts[-1].status == 200
-    del run
 
 
 def test_forged_webhooks_get_a_bare_4xx_and_start_nothing(stack, webhooks) -> None:
