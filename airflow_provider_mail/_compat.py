@@ -93,7 +93,7 @@ class Airflow3Required(ImportError):
 
 
 def require_airflow_3(feature: str) -> None:
-    """Fail clearly when an Airflow-3-only feature (assets, event triggers, api-server plugins) is used on 2.x.
+    """Fail clearly when an Airflow-3-only feature (assets, event triggers, api-server plugins) runs on 2.x.
 
     :param feature: what was used, named in the error.
     :raises Airflow3Required: on Airflow 2.
@@ -256,11 +256,11 @@ __all__: list[Any] = [
     "AIRFLOW_V_3_1_PLUS",
     "AIRFLOW_V_3_2_PLUS",
     "DAG",
+    "Airflow3Required",
     "AirflowException",
     "AirflowFailException",
     "AirflowSensorTimeout",
     "AirflowSkipException",
-    "Airflow3Required",
     "BaseEventTrigger",
     "BaseHook",
     "BaseNotifier",
@@ -269,6 +269,7 @@ __all__: list[Any] = [
     "ObjectStoragePath",
     "PokeReturnValue",
     "TaskDeferred",
+    "airflow_3_plugin_parts",
     "airflow_email_from_address",
     "base_notifier_kwargs",
     "dag",
@@ -278,7 +279,6 @@ __all__: list[Any] = [
     "get_dagbag_class",
     "get_variable",
     "mask_secret",
-    "airflow_3_plugin_parts",
     "provider_info_schema_path",
     "require_airflow_3",
     "set_variable",

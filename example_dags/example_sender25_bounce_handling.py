@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from airflow_provider_mail.webhooks import mail_event_details, sender25_event_as
 #: Where the dead addresses go (one JSON object per line).
 SUPPRESSION_LIST = Path(
     os.environ.get("MAIL_SUPPRESSION_LIST")
-    or Path(os.environ.get("AIRFLOW_HOME", "/tmp")) / "mail_suppression_list.jsonl"
+    or Path(os.environ.get("AIRFLOW_HOME") or tempfile.gettempdir()) / "mail_suppression_list.jsonl"
 )
 
 

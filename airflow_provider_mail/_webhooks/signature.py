@@ -123,6 +123,7 @@ def verify_signature(
     lowered = {name.lower(): value for name, value in headers.items()}
     sha256 = lowered.get(SHA256_HEADER.lower())
     sha1 = lowered.get(SHA1_HEADER.lower())
+    digest: hashes.HashAlgorithm
     if sha256 is not None:
         algorithm, encoded, digest = "sha256", sha256, hashes.SHA256()
     elif sha1 is not None:

@@ -98,7 +98,9 @@ class XmailerFailureTrigger(BaseEventTrigger):
                 self.log.error("xmailer failure watcher on %r: %s", self.conn_id, err)
                 rows = []
             for row, delivered in rows:
-                payload = failure_payload(row, conn_id=self.conn_id, delivered_epoch=delivered, lookback=self.lookback)
+                payload = failure_payload(
+                    row, conn_id=self.conn_id, delivered_epoch=delivered, lookback=self.lookback
+                )
                 if payload["failure_key"] in emitted:
                     continue
                 emitted = remember(emitted, payload["failure_key"], payload["forget_after"], now=now)

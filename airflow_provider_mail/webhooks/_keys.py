@@ -102,12 +102,16 @@ class KeySource:
             cached = self._cache.get(settings.conn_id)
         if cached is not None and cached.source == source:
             age = now - cached.fetched_at
-            if source != "jwks" or (age < JWKS_TTL_SECONDS and not (stale and age >= JWKS_MIN_REFRESH_SECONDS)):
+            if source != "jwks" or (
+                age < JWKS_TTL_SECONDS and not (stale and age >= JWKS_MIN_REFRESH_SECONDS)
+            ):
                 return cached.keys
         if settings.public_key:
             keys = [load_public_key(settings.public_key, conn_id=settings.conn_id)]
         else:
-            keys = keys_from_jwks(self._hook_factory(conn).fetch_jwks(), source=f"the JWKS of {conn.conn_id!r}")
+            keys = keys_from_jwks(
+                self._hook_factory(conn).fetch_jwks(), source=f"the JWKS of {conn.conn_id!r}"
+            )
         with self._lock:
             self._cache[settings.conn_id] = _Cached(source, keys, now)
         return keys

@@ -28,15 +28,16 @@ def on_asset_event_emitted(asset_event: Any) -> None:
     entry = emitted_entry(getattr(asset_event, "extra", None))
     if entry is None:
         return
-    from sqlalchemy import select
-
     from airflow import settings
     from airflow.models.asset import AssetModel
     from airflow.models.asset_state_store import AssetStateStoreModel
+    from sqlalchemy import select
 
     asset = asset_event.asset
-    session = settings.Session()  # the scoped session of the running submit_event (see above)
-    asset_id = session.scalar(select(AssetModel.id).where(AssetModel.name == asset.name, AssetModel.uri == asset.uri))
+    session = settings.Session()  # type: ignore[misc]  # the scoped session of the running submit_event
+    asset_id = session.scalar(
+        select(AssetModel.id).where(AssetModel.name == asset.name, AssetModel.uri == asset.uri)
+    )
     if asset_id is None:
         return
     row = session.get(AssetStateStoreModel, (asset_id, STORE_KEY))

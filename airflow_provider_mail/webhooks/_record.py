@@ -34,9 +34,8 @@ def record_webhook_event(
     :param keep_seconds: how long seen uuids are kept.
     :raises Exception: anything the database raises; nothing is committed then.
     """
-    from sqlalchemy.exc import IntegrityError
-
     from airflow.utils.session import create_session
+    from sqlalchemy.exc import IntegrityError
 
     try:
         with create_session(scoped=False) as session:
@@ -52,11 +51,10 @@ def record_webhook_event(
 def _record(
     session: Any, name: str, uri: str, extra: dict, uuid: str, timestamp: float, keep_seconds: float
 ) -> bool:
-    from sqlalchemy import delete, select
-
     from airflow.assets.manager import asset_manager
     from airflow.models.asset import AssetModel
     from airflow.models.asset_state_store import AssetStateStoreModel
+    from sqlalchemy import delete, select
 
     asset = session.scalar(select(AssetModel).where(AssetModel.name == name, AssetModel.uri == uri))
     if asset is None:
@@ -83,10 +81,12 @@ def _record(
 
 
 def _seen(session: Any, name: str, uri: str, uuid: str) -> bool:
-    from sqlalchemy import select
-
     from airflow.models.asset import AssetModel
     from airflow.models.asset_state_store import AssetStateStoreModel
+    from sqlalchemy import select
 
     asset_id = session.scalar(select(AssetModel.id).where(AssetModel.name == name, AssetModel.uri == uri))
-    return asset_id is not None and session.get(AssetStateStoreModel, (asset_id, UUID_KEY_PREFIX + uuid)) is not None
+    return (
+        asset_id is not None
+        and session.get(AssetStateStoreModel, (asset_id, UUID_KEY_PREFIX + uuid)) is not None
+    )

@@ -39,8 +39,15 @@ _ROUTE = re.compile(r"^/webhooks/sender25/([^/]{1,600})/?$")
 _CONN_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
 #: Events about one message: the receiver reads that message's X-Airflow-Trace through the hook.
 _MESSAGE_EVENTS = frozenset(
-    {"MessageSent", "MessageDelayed", "MessageDeliveryFailed", "MessageHeld", "MessageBounced",
-     "MessageLinkClicked", "MessageLoaded"}
+    {
+        "MessageSent",
+        "MessageDelayed",
+        "MessageDeliveryFailed",
+        "MessageHeld",
+        "MessageBounced",
+        "MessageLinkClicked",
+        "MessageLoaded",
+    }
 )
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -72,7 +79,8 @@ class Sender25WebhookReceiver:
         lookup_trace: Callable[[Any, Any], Any] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        from ._keys import KeySource, lookup_trace as real_lookup_trace
+        from ._keys import KeySource
+        from ._keys import lookup_trace as real_lookup_trace
         from ._record import record_webhook_event
 
         self._get_connection = get_connection or _connection_from_airflow
@@ -112,7 +120,9 @@ class Sender25WebhookReceiver:
             log.info("Sender25 webhook for connection %r: uuid already recorded, nothing done", conn_id[:200])
             return 200
         except Exception:
-            log.exception("Sender25 webhook for connection %r could not be recorded; answered 503", conn_id[:200])
+            log.exception(
+                "Sender25 webhook for connection %r could not be recorded; answered 503", conn_id[:200]
+            )
             return 503
         return 200
 
@@ -162,7 +172,9 @@ class Sender25WebhookReceiver:
         )
         if not recorded:
             raise _Duplicate
-        log.info("Sender25 webhook %s (uuid %s) recorded for connection %r", envelope.event, envelope.uuid, conn_id)
+        log.info(
+            "Sender25 webhook %s (uuid %s) recorded for connection %r", envelope.event, envelope.uuid, conn_id
+        )
 
 
 class _Duplicate(Exception):
@@ -182,7 +194,9 @@ def _connection_from_airflow(conn_id: str) -> Any:
 
 
 def _headers(scope: dict[str, Any]) -> dict[str, str]:
-    return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope.get("headers", [])}
+    return {
+        name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope.get("headers", [])
+    }
 
 
 async def _read_body(headers: dict[str, str], receive: Receive, bound: int) -> bytes:

@@ -15,7 +15,12 @@ from airflow_provider_mail._webhooks.signature import keys_from_jwks, load_publi
 from airflow_provider_mail.exceptions import MailConfigurationError
 
 BODY = json.dumps(
-    {"event": "MessageSent", "timestamp": 1.5, "payload": {"x": 1}, "uuid": "0" * 8 + "-0000-0000-0000-" + "0" * 12}
+    {
+        "event": "MessageSent",
+        "timestamp": 1.5,
+        "payload": {"x": 1},
+        "uuid": "0" * 8 + "-0000-0000-0000-" + "0" * 12,
+    }
 ).encode()
 
 
@@ -163,7 +168,9 @@ def test_jwks_without_a_usable_key_is_a_configuration_error(document) -> None:
         keys_from_jwks(document, source="https://postal.example/.well-known/jwks.json")
 
 
-@pytest.mark.parametrize("text", ["", "hello", "p=AAAA", "-----BEGIN PUBLIC KEY-----\nxx\n-----END PUBLIC KEY-----"])
+@pytest.mark.parametrize(
+    "text", ["", "hello", "p=AAAA", "-----BEGIN PUBLIC KEY-----\nxx\n-----END PUBLIC KEY-----"]
+)
 def test_not_a_key_is_a_configuration_error_naming_the_extra(text) -> None:
     with pytest.raises(MailConfigurationError, match="webhook_public_key"):
         load_public_key(text, conn_id="sender25_default")

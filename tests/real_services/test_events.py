@@ -103,7 +103,9 @@ def envelope(recipient: str, *, event: str = "MessageDeliveryFailed") -> bytes:
     return json.dumps(document).encode()
 
 
-def post(stack: AirflowStack, body: bytes, headers: dict[str, str], conn_id: str = "sender25_default") -> requests.Response:
+def post(
+    stack: AirflowStack, body: bytes, headers: dict[str, str], conn_id: str = "sender25_default"
+) -> requests.Response:
     return requests.post(webhook_url(stack, conn_id), data=body, headers=headers, timeout=10)
 
 
@@ -122,7 +124,11 @@ def test_a_hardfail_send_starts_the_bounce_dag_which_names_the_sending_run(stack
     entry = wait_suppressed(stack, dead)
     assert entry["event"] == "MessageDeliveryFailed"
     assert entry["reason"].startswith("550")
-    assert (entry["sent_by_dag"], entry["sent_by_run"], entry["sent_by_task"]) == ("rs_sender25_plain", run_id, "send")
+    assert (entry["sent_by_dag"], entry["sent_by_run"], entry["sent_by_task"]) == (
+        "rs_sender25_plain",
+        run_id,
+        "send",
+    )
     (extra,) = [e for e in asset_event_extras(stack, FAILED_ASSET) if e["recipient"] == dead]
     (request,) = [r for r in webhooks.webhook_requests() if r.uuid == extra["uuid"]]
     assert request.attempts[-1].status == 200
@@ -143,7 +149,10 @@ def test_forged_webhooks_get_a_bare_4xx_and_start_nothing(stack, webhooks) -> No
     recipient, raw = body()
     forged.append((recipient, raw, signer.sign(envelope("x@example.org"))))  # another body's signature
     recipient, raw = body()
-    bad_256 = {"X-Postal-Signature-256": other.sign_with(raw, "sha256"), "X-Postal-Signature": signer.sign_with(raw, "sha1")}
+    bad_256 = {
+        "X-Postal-Signature-256": other.sign_with(raw, "sha256"),
+        "X-Postal-Signature": signer.sign_with(raw, "sha1"),
+    }
     forged.append((recipient, raw, bad_256))  # SHA-1 valid, but the SHA-256 present is required and wrong
     recipient, raw = body()
     forged.append((recipient, raw, {}))  # no signature header
@@ -151,7 +160,9 @@ def test_forged_webhooks_get_a_bare_4xx_and_start_nothing(stack, webhooks) -> No
         response = post(stack, raw, headers)
         assert (recipient, response.status_code, response.content) == (recipient, 403, b"")
     recipient, raw = body()
-    response = post(stack, raw, signer.sign(raw), conn_id="no_such_connection")  # an unknown id: the same answer
+    response = post(
+        stack, raw, signer.sign(raw), conn_id="no_such_connection"
+    )  # an unknown id: the same answer
     assert (response.status_code, response.content) == (403, b"")
     fence(stack, webhooks)
     names = {entry["address"] for entry in suppressed(stack)}
@@ -171,7 +182,9 @@ def test_the_same_uuid_ten_times_is_one_asset_event(stack, webhooks) -> None:
     assert len([e for e in suppressed(stack) if e["address"] == recipient]) == 1
 
 
-def test_api_server_killed_with_a_webhook_in_flight_then_postals_retry_is_recorded_once(stack, webhooks) -> None:
+def test_api_server_killed_with_a_webhook_in_flight_then_postals_retry_is_recorded_once(
+    stack, webhooks
+) -> None:
     recipient = f"inflight-{uuid.uuid4().hex[:8]}@example.org"
     payload = json.loads(envelope(recipient))["payload"]
     payload["message"]["id"] = 1  # the receiver reads message 1's trace: its answer is held back
@@ -202,7 +215,7 @@ def test_a_10_mb_body_is_refused_without_being_read(stack, webhooks) -> None:
         while sent < ten_mb and not answer:
             try:
                 answer = sock.recv(4096)
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 try:
                     sock.sendall(chunk)
                 except OSError:
@@ -227,10 +240,12 @@ def test_no_key_in_any_db_cell_log_or_event_extra(stack, webhooks) -> None:
     for table in tables:
         if table == "connection":  # where a configured key belongs
             continue
-        for row in db_rows(stack, f'SELECT * FROM "{table}"'):  # noqa: S608 - table names from sqlite_master
+        for row in db_rows(stack, f'SELECT * FROM "{table}"'):
             cells = " ".join(str(cell) for cell in row)
             found += [(table, what) for what, value in secrets.items() if value in cells]
-    logs = [path for path in stack.home.rglob("*") if path.is_file() and path.suffix in (".log", ".out", ".json")]
+    logs = [
+        path for path in stack.home.rglob("*") if path.is_file() and path.suffix in (".log", ".out", ".json")
+    ]
     for path in logs:
         text = path.read_text(errors="replace")
         found += [(str(path), what) for what, value in secrets.items() if value in text]
@@ -262,7 +277,9 @@ def test_xmailer_watcher_emits_each_failure_once_across_a_triggerer_kill(stack, 
     relay_failures(emulator, *during)
     stack.start_service("triggerer")
     # The killed triggerer's watcher moves once its heartbeat is older than the health threshold (30 s).
-    wait_for("the restarted watcher to emit the new failures", lambda: set(during) <= set(emitted()), 150, 0.5)
+    wait_for(
+        "the restarted watcher to emit the new failures", lambda: set(during) <= set(emitted()), 150, 0.5
+    )
     stack.client.wait_healthy(timeout=120)
     relay_failures(emulator, f"w5-{tag}+hardfail@example.org")  # a fence: one more round after the restart
     wait_for("the fence failure", lambda: f"w5-{tag}+hardfail@example.org" in emitted(), 60, 0.5)

@@ -67,7 +67,9 @@ def wait_attempts(request: Any, count: int, timeout: float = 20) -> None:
 
 def verify(emulator: Sender25Emulator, headers: dict[str, str], body: bytes) -> None:
     public = serialization.load_pem_public_key(emulator.webhook_signer.public_pem.encode())
-    public.verify(base64.b64decode(headers["x-postal-signature-256"]), body, padding.PKCS1v15(), hashes.SHA256())
+    public.verify(
+        base64.b64decode(headers["x-postal-signature-256"]), body, padding.PKCS1v15(), hashes.SHA256()
+    )
     public.verify(base64.b64decode(headers["x-postal-signature"]), body, padding.PKCS1v15(), hashes.SHA1())
 
 
@@ -97,7 +99,16 @@ def test_a_hardfail_is_posted_signed_with_postals_envelope_and_payload(make_emul
     assert set(payload) == {"message", "status", "details", "output", "sent_with_ssl", "timestamp", "time"}
     assert payload["status"] == "HardFail" and payload["output"].startswith("550")
     assert set(payload["message"]) == {
-        "id", "token", "direction", "message_id", "to", "from", "subject", "timestamp", "spam_status", "tag",
+        "id",
+        "token",
+        "direction",
+        "message_id",
+        "to",
+        "from",
+        "subject",
+        "timestamp",
+        "spam_status",
+        "tag",
     }
     assert payload["message"]["id"] == message_id
 
@@ -120,7 +131,9 @@ def test_the_jwks_serves_the_signing_key(make_emulator) -> None:
     assert (jwk["kty"], jwk["use"], jwk["alg"], n) == ("RSA", "sig", "RS256", numbers.n)
 
 
-def test_failed_attempts_follow_postals_schedule_with_the_same_body_then_drop(make_emulator, receiver) -> None:
+def test_failed_attempts_follow_postals_schedule_with_the_same_body_then_drop(
+    make_emulator, receiver
+) -> None:
     emulator = make_emulator(webhook_urls=[receiver.url])
     receiver.statuses = [500] * 6
     (request,) = emulator.trigger_webhook("DomainDNSError", {"domain": "acme.example"})
@@ -159,11 +172,15 @@ def test_event_selection_and_admin_interface(make_emulator, receiver) -> None:
     assert described["public_pem"] == emulator.webhook_signer.public_pem
     assert described["requests"][0]["attempts"][0]["status"] == 200
     requests.post(f"{admin}/faults", json={"fault": "duplicate"}, timeout=10).raise_for_status()
-    requests.post(f"{admin}/trigger", json={"event": "MessageHeld", "payload": {}}, timeout=10).raise_for_status()
+    requests.post(
+        f"{admin}/trigger", json={"event": "MessageHeld", "payload": {}}, timeout=10
+    ).raise_for_status()
     receiver.wait(3)
 
 
 def test_cli_configures_webhooks_and_writes_the_public_key() -> None:
-    args = build_parser().parse_args(["sender25", "--webhook", "http://x/1", "--webhook-key-file", "/tmp/k.pem"])
+    args = build_parser().parse_args(
+        ["sender25", "--webhook", "http://x/1", "--webhook-key-file", "/tmp/k.pem"]
+    )
     assert args.webhooks == ["http://x/1"]
     assert str(args.webhook_key_file) == "/tmp/k.pem"

@@ -73,13 +73,21 @@ def test_each_failure_once_one_request_per_round(xmailer_airflow_conn) -> None:
     emulator.advance(60)
     trigger = XmailerFailureTrigger(conn_id="xmailer_default", poll_interval=1)
     events = collect(trigger, rounds=3, emulator=emulator)
-    assert sorted(e["recipient"] for e in events) == [f"a-{tag}+hardfail@example.org", f"c-{tag}+hardfail@example.org"]
+    assert sorted(e["recipient"] for e in events) == [
+        f"a-{tag}+hardfail@example.org",
+        f"c-{tag}+hardfail@example.org",
+    ]
     assert all(e["outcome"] == "failed" and e["smtp_code"] == 550 for e in events)
     assert report_requests(emulator) == 3
-    assert json.dumps(trigger.serialize()[1]) == '{"conn_id": "xmailer_default", "poll_interval": 1.0, "lookback": 21600.0}'
+    assert (
+        json.dumps(trigger.serialize()[1])
+        == '{"conn_id": "xmailer_default", "poll_interval": 1.0, "lookback": 21600.0}'
+    )
 
 
-def test_a_restarted_trigger_skips_committed_failures_and_emits_the_uncommitted_one(xmailer_airflow_conn) -> None:
+def test_a_restarted_trigger_skips_committed_failures_and_emits_the_uncommitted_one(
+    xmailer_airflow_conn,
+) -> None:
     emulator = xmailer_airflow_conn
     tag = uuid.uuid4().hex[:6]
     relay(emulator, f"a-{tag}+hardfail@example.org", f"b-{tag}+hardfail@example.org")
@@ -95,7 +103,9 @@ def test_a_restarted_trigger_skips_committed_failures_and_emits_the_uncommitted_
     second = XmailerFailureTrigger(conn_id="xmailer_default", poll_interval=1)
     second.asset_state_store = store
     again = collect(second, rounds=2, emulator=emulator)
-    assert sorted(e["recipient"] for e in again) == sorted([emitted[1]["recipient"], f"c-{tag}+hardfail@example.org"])
+    assert sorted(e["recipient"] for e in again) == sorted(
+        [emitted[1]["recipient"], f"c-{tag}+hardfail@example.org"]
+    )
     assert emitted[0]["failure_key"] not in {e["failure_key"] for e in again}
 
 

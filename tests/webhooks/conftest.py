@@ -91,21 +91,24 @@ def webhook_emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sender25Emulat
         )
         monkeypatch.setenv(
             "AIRFLOW_CONN_NOT_SENDER25",
-            json.dumps({"conn_type": "http", "host": "x", "extra": {"webhook_public_key": signer.public_pem}}),
+            json.dumps(
+                {"conn_type": "http", "host": "x", "extra": {"webhook_public_key": signer.public_pem}}
+            ),
         )
         yield emulator
 
 
 def asset_events(name: str) -> list[dict[str, Any]]:
     """The extras of the asset events of asset ``name`` in the metadata database, oldest first."""
-    from sqlalchemy import select
-
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     with create_session() as session:
         rows = session.scalars(
-            select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id).where(AssetModel.name == name)
+            select(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.name == name)
             .order_by(AssetEvent.id)
         ).all()
         return [dict(row.extra) for row in rows]

@@ -22,9 +22,11 @@ def test_one_asset_per_event_and_connection() -> None:
 
 
 @pytest.mark.skipif(not _compat.AIRFLOW_V_3_0_PLUS, reason="assets are Airflow 3")
-@pytest.mark.parametrize(("event", "conn_id"), [("Bounced", "c"), ("MessageBounced", "a/b"), ("MessageSent", "")])
+@pytest.mark.parametrize(
+    ("event", "conn_id"), [("Bounced", "c"), ("MessageBounced", "a/b"), ("MessageSent", "")]
+)
 def test_bad_arguments_are_refused(event: str, conn_id: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be"):
         sender25_event_asset(event, conn_id)
 
 

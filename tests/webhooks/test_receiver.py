@@ -28,7 +28,10 @@ def envelope(event: str = "MessageDeliveryFailed", **changes: object) -> bytes:
     document = {
         "event": event,
         "timestamp": time.time(),
-        "payload": {"message": {"id": 99, "token": "t", "to": f"x-{uuid.uuid4().hex[:6]}@example.org"}, "status": "HardFail"},
+        "payload": {
+            "message": {"id": 99, "token": "t", "to": f"x-{uuid.uuid4().hex[:6]}@example.org"},
+            "status": "HardFail",
+        },
         "uuid": str(uuid.uuid4()),
         **changes,
     }
@@ -49,19 +52,29 @@ def test_a_signed_hardfail_webhook_becomes_one_asset_event_linked_to_its_send(
     trace = "dag_id=billing; task_id=send_invoice; run_id=scheduled__2026-01-01; map_index=-1; try_number=1"
     monkeypatch.setenv("AIRFLOW_CONN_SENDER25_SEND", webhook_emulator.airflow_connection())
     sent = Sender25Hook("sender25_send").send_message(
-        to=[rcpt], from_email="billing@acme.example", subject="Invoice", plain_body="hi", tag="invoices",
+        to=[rcpt],
+        from_email="billing@acme.example",
+        subject="Invoice",
+        plain_body="hi",
+        tag="invoices",
         headers={"X-Airflow-Trace": trace},
     )
     webhook_emulator.advance(1)
     (request,) = wait_delivered(webhook_emulator, 1)
     assert request.attempts[-1].status == 200
-    (extra,) = [e for e in asset_events("sender25.sender25_hooks.MessageDeliveryFailed") if e["recipient"] == rcpt]
+    (extra,) = [
+        e for e in asset_events("sender25.sender25_hooks.MessageDeliveryFailed") if e["recipient"] == rcpt
+    ]
     assert extra["uuid"] == request.uuid
     assert extra["message_id"] == sent["messages"][rcpt]["id"]
     assert (extra["status"], extra["tag"]) == ("HardFail", "invoices")
     assert extra["output"].startswith("550")
     assert extra["trace"] == {
-        "dag_id": "billing", "task_id": "send_invoice", "run_id": "scheduled__2026-01-01", "map_index": -1, "try_number": 1,
+        "dag_id": "billing",
+        "task_id": "send_invoice",
+        "run_id": "scheduled__2026-01-01",
+        "map_index": -1,
+        "try_number": 1,
     }
     assert webhook_emulator.webhook_signer.public_pem not in json.dumps(extra)
 
@@ -98,14 +111,19 @@ def _forgeries(signer, other) -> list:
     ]
 
 
-def test_forged_or_stale_webhooks_get_the_same_bare_403_and_record_nothing(receiver, webhook_emulator) -> None:
+def test_forged_or_stale_webhooks_get_the_same_bare_403_and_record_nothing(
+    receiver, webhook_emulator
+) -> None:
     from airflow_provider_mail.testing.sender25.webhooks import WebhookSigner
 
     signer, other = webhook_emulator.webhook_signer, WebhookSigner()
     before = len(asset_events("sender25.sender25_hooks.MessageDeliveryFailed"))
     for name, conn_id, body, headers in _forgeries(signer, other):
         response = requests.post(
-            receiver.url(conn_id), data=body, headers=headers if headers is not None else signer.sign(body), timeout=10
+            receiver.url(conn_id),
+            data=body,
+            headers=headers if headers is not None else signer.sign(body),
+            timeout=10,
         )
         assert (name, response.status_code, response.content) == (name, 403, b"")
     assert len(asset_events("sender25.sender25_hooks.MessageDeliveryFailed")) == before
@@ -119,7 +137,9 @@ def test_sha1_alone_is_accepted_when_the_connection_allows_it(receiver, webhook_
 
 
 def test_the_same_uuid_ten_times_is_one_asset_event(receiver, webhook_emulator) -> None:
-    body = envelope("MessageBounced", payload={"original_message": {"id": 5, "to": "z@example.org"}, "bounce": {}})
+    body = envelope(
+        "MessageBounced", payload={"original_message": {"id": 5, "to": "z@example.org"}, "bounce": {}}
+    )
     headers = webhook_emulator.webhook_signer.sign(body)
     assert [post(receiver, "sender25_hooks", body, headers) for _ in range(10)] == [200] * 10
     uuid_ = json.loads(body)["uuid"]
@@ -140,20 +160,26 @@ def test_emulator_duplicate_and_lost_response_are_recorded_once(receiver, webhoo
     (request,) = wait_delivered(webhook_emulator, 1)
     assert [a.fault for a in request.attempts] == ["lost_response", "duplicate", "duplicate"]
     assert all(a.status == 200 for a in request.attempts)
-    assert len([e for e in asset_events("sender25.sender25_hooks.MessageSent") if e["recipient"] == rcpt]) == 1
+    assert (
+        len([e for e in asset_events("sender25.sender25_hooks.MessageSent") if e["recipient"] == rcpt]) == 1
+    )
 
 
 def _raw_post(port: int, conn_id: str, head: dict[str, str], chunks) -> tuple[bytes, int]:
     """Send a request piece by piece; return the answer's first line and how many body bytes went out."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        lines = [f"POST /mail/webhooks/sender25/{conn_id} HTTP/1.1", "Host: x", *(f"{k}: {v}" for k, v in head.items())]
+        lines = [
+            f"POST /mail/webhooks/sender25/{conn_id} HTTP/1.1",
+            "Host: x",
+            *(f"{k}: {v}" for k, v in head.items()),
+        ]
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         sent = 0
         sock.settimeout(0.05)
         for chunk in chunks:
             try:
                 answer = sock.recv(4096)
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 answer = b""
             if answer:
                 return answer.split(b"\r\n", 1)[0], sent

@@ -79,7 +79,7 @@ class WebhookSigner:
 
         return {
             "X-Postal-Signature-KID": self.kid,
-            "X-Postal-Signature": sign64(hashes.SHA1()),
+            "X-Postal-Signature": sign64(hashes.SHA1()),  # noqa: S303 - Postal's legacy header
             "X-Postal-Signature-256": sign64(hashes.SHA256()),
         }
 
@@ -88,7 +88,7 @@ class WebhookSigner:
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import padding
 
-        digest = hashes.SHA1() if algorithm == "sha1" else hashes.SHA256()
+        digest = hashes.SHA1() if algorithm == "sha1" else hashes.SHA256()  # noqa: S303 - legacy header
         return base64.b64encode(self._key.sign(body, padding.PKCS1v15(), digest)).decode()
 
     @property
@@ -115,14 +115,23 @@ class WebhookSigner:
     def jwk(self) -> dict[str, str]:
         """The JWK (``JWT::JWK.new(key, use: "sig", alg: "RS256")``)."""
         numbers = self._key.public_key().public_numbers()
-        return {"kty": "RSA", "n": _b64url(numbers.n), "e": _b64url(numbers.e), "kid": self.kid, "use": "sig", "alg": "RS256"}
+        return {
+            "kty": "RSA",
+            "n": _b64url(numbers.n),
+            "e": _b64url(numbers.e),
+            "kid": self.kid,
+            "use": "sig",
+            "alg": "RS256",
+        }
 
     @property
     def kid(self) -> str:
         """The key id: the RFC 7638 thumbprint of the public JWK."""
         numbers = self._key.public_key().public_numbers()
         canonical = json.dumps(
-            {"e": _b64url(numbers.e), "kty": "RSA", "n": _b64url(numbers.n)}, separators=(",", ":"), sort_keys=True
+            {"e": _b64url(numbers.e), "kty": "RSA", "n": _b64url(numbers.n)},
+            separators=(",", ":"),
+            sort_keys=True,
         )
         return _b64url_bytes(hashlib.sha256(canonical.encode()).digest())
 
@@ -173,7 +182,12 @@ class WebhookRequestRecord:
 
     def body(self) -> bytes:
         """The envelope, serialised as Postal does on every attempt (``to_json``)."""
-        envelope = {"event": self.event, "timestamp": self.timestamp, "payload": self.payload, "uuid": self.uuid}
+        envelope = {
+            "event": self.event,
+            "timestamp": self.timestamp,
+            "payload": self.payload,
+            "uuid": self.uuid,
+        }
         return json.dumps(envelope, separators=(",", ":")).encode()
 
     def as_dict(self) -> dict[str, Any]:
@@ -221,9 +235,11 @@ class WebhookDispatcher:
     def add_endpoint(self, url: str, events: Iterable[str] | None = None) -> WebhookEndpoint:
         """Configure a webhook URL (``events=None``: all events).
 
-        :param url: where to POST.
+        :param url: where to POST (``http`` or ``https``).
         :param events: the events it gets.
         """
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"a webhook URL must be http(s), got {url!r}")
         if events is not None:
             unknown = set(events) - set(ALL_EVENTS) - set(ALL_EVENTS_ONLY)
             if unknown:
@@ -296,7 +312,11 @@ class WebhookDispatcher:
         """Attempt every request whose time has come (oldest first)."""
         now = self.clock.now()
         with self._lock:
-            due = [r for r in self._requests if r.done is None and r.next_attempt_at is not None and r.next_attempt_at <= now]
+            due = [
+                r
+                for r in self._requests
+                if r.done is None and r.next_attempt_at is not None and r.next_attempt_at <= now
+            ]
         for record in due:
             self._attempt(record)
 
@@ -305,23 +325,24 @@ class WebhookDispatcher:
             fault = self._faults.pop(0) if self._faults else None
         status, error = self._post(record)
         success = status is not None and 200 <= status < 300 and fault != "lost_response"
+        attempts = [Attempt(self.clock.now(), status, error, fault)]
+        if success and fault == "duplicate":
+            again_status, again_error = self._post(record)
+            attempts.append(Attempt(self.clock.now(), again_status, again_error, "duplicate"))
         with self._lock:
-            record.attempts.append(Attempt(self.clock.now(), status, error, fault))
+            record.attempts.extend(attempts)
+            failed = len(record.attempts) - (len(attempts) - 1)  # a duplicate is not a retry
             if success:
                 record.done, record.next_attempt_at = "delivered", None
-            elif len(record.attempts) in RETRY_DELAYS:
-                record.next_attempt_at = self.clock.now() + RETRY_DELAYS[len(record.attempts)]
+            elif failed in RETRY_DELAYS:
+                record.next_attempt_at = self.clock.now() + RETRY_DELAYS[failed]
             else:
                 record.done, record.next_attempt_at = "dropped", None
-        if success and fault == "duplicate":
-            status, error = self._post(record)
-            with self._lock:
-                record.attempts.append(Attempt(self.clock.now(), status, error, "duplicate"))
 
     def _post(self, record: WebhookRequestRecord) -> tuple[int | None, str | None]:
         body = record.body()
         headers = {"Content-Type": "application/json", "User-Agent": "Postal/3.3.6", **self.signer.sign(body)}
-        request = urllib.request.Request(record.url, data=body, headers=headers, method="POST")
+        request = urllib.request.Request(record.url, data=body, headers=headers, method="POST")  # noqa: S310
         opener = urllib.request.build_opener(_NoRedirect)
         try:
             with opener.open(request, timeout=self.timeout) as response:

@@ -18,7 +18,11 @@ from airflow_provider_mail.webhooks import mail_event_details, xmailer_bounce_as
 def rs_xmailer_failures():
     @task
     def failed_addresses(*, triggering_asset_events=None) -> list[str]:
-        return [mail_event_details(e)["recipient"] for events in (triggering_asset_events or {}).values() for e in events]
+        return [
+            mail_event_details(e)["recipient"]
+            for events in (triggering_asset_events or {}).values()
+            for e in events
+        ]
 
     failed_addresses()
 
