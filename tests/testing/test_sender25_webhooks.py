@@ -168,6 +168,7 @@ def test_event_selection_and_admin_interface(make_emulator, receiver) -> None:
     emulator.advance(1)
     ((_, body),) = receiver.wait(1)
     assert json.loads(body)["event"] == "MessageHeld"
+    wait_attempts(emulator.webhook_requests()[0], 1)  # the receiver's answer is recorded
     described = requests.get(admin, timeout=10).json()
     assert described["public_pem"] == emulator.webhook_signer.public_pem
     assert described["requests"][0]["attempts"][0]["status"] == 200
