@@ -24,14 +24,16 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from airflow_provider_mail._webhooks.envelope import DEFAULT_MAX_BODY_BYTES, event_extra, parse_envelope
 from airflow_provider_mail._webhooks.refusal import WebhookRefused
-from airflow_provider_mail._webhooks.settings import resolve_webhook_settings
 from airflow_provider_mail._webhooks.signature import verify_signature
 from airflow_provider_mail.exceptions import MailProviderError
+
+if TYPE_CHECKING:
+    from ._keys import KeySource
 
 log = logging.getLogger(__name__)
 
@@ -59,35 +61,19 @@ class _TooLarge(Exception):
 
 
 class Sender25WebhookReceiver:
-    """The ASGI application.
+    """The ASGI application (one per api-server process; it caches keys per connection)."""
 
-    :param get_connection: reads a connection by id (raises when there is none).
-    :param record: commits one event (see :func:`._record.record_webhook_event`), ``False`` for a seen uuid.
-    :param keys: the key source (see :class:`._keys.KeySource`).
-    :param lookup_trace: reads a message's ``X-Airflow-Trace`` through the hook, or ``None``.
-    :param clock: epoch seconds, for the timestamp window.
+    def __init__(self) -> None:
+        # The hook and the ORM are imported on the first request: every Airflow process loads the
+        # plugin, only the api-server calls this app.
+        self._keys: KeySource | None = None
 
-    Defaults are the real ones; a test passes its own only where no real one can run (none do today).
-    """
+    def _key_source(self) -> KeySource:
+        if self._keys is None:
+            from ._keys import KeySource
 
-    def __init__(
-        self,
-        *,
-        get_connection: Callable[[str], Any] | None = None,
-        record: Callable[..., bool] | None = None,
-        keys: Any = None,
-        lookup_trace: Callable[[Any, Any], Any] | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        from ._keys import KeySource
-        from ._keys import lookup_trace as real_lookup_trace
-        from ._record import record_webhook_event
-
-        self._get_connection = get_connection or _connection_from_airflow
-        self._record = record or record_webhook_event
-        self._keys = keys or KeySource()
-        self._lookup_trace = lookup_trace or real_lookup_trace
-        self._clock = clock
+            self._keys = KeySource()
+        return self._keys
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -127,9 +113,19 @@ class Sender25WebhookReceiver:
         return 200
 
     async def _verify_and_record(self, conn_id: str, headers: dict[str, str], receive: Receive) -> None:
+        from airflow_provider_mail._webhooks.settings import resolve_webhook_settings
+
+        from ._keys import lookup_trace
+        from ._record import record_webhook_event
+
+        key_source = self._key_source()
         conn, settings, unknown = None, None, ""
         try:
-            conn = await asyncio.to_thread(self._get_connection, conn_id) if _CONN_ID.match(conn_id) else None
+            conn = (
+                await asyncio.to_thread(_connection_from_airflow, conn_id)
+                if _CONN_ID.match(conn_id)
+                else None
+            )
             settings = resolve_webhook_settings(conn) if conn is not None else None
         except WebhookRefused as refused:
             unknown = refused.detail
@@ -143,26 +139,26 @@ class Sender25WebhookReceiver:
         if settings is None or conn is None:
             raise WebhookRefused("unknown-connection", unknown or "no such connection")
         try:
-            keys = await asyncio.to_thread(self._keys.keys, settings, conn)
+            keys = await asyncio.to_thread(key_source.keys, settings, conn)
         except MailProviderError as err:
             raise WebhookRefused("unknown-connection", f"no key to verify with: {err}") from None
         try:
             verify_signature(body, headers, keys, allow_sha1=settings.allow_sha1)
         except WebhookRefused as refused:
-            if refused.reason != "bad-signature" or not self._keys.can_refresh(settings):
+            if refused.reason != "bad-signature" or not key_source.can_refresh(settings):
                 raise
-            keys = await asyncio.to_thread(self._keys.keys, settings, conn, stale=True)
+            keys = await asyncio.to_thread(key_source.keys, settings, conn, stale=True)
             verify_signature(body, headers, keys, allow_sha1=settings.allow_sha1)
-        envelope = parse_envelope(body, now=self._clock(), max_age=settings.max_age)
+        envelope = parse_envelope(body, now=time.time(), max_age=settings.max_age)
         extra = event_extra(envelope, conn_id=conn_id)
         extra["trace"] = None
         if envelope.event in _MESSAGE_EVENTS:
-            extra["trace"] = await asyncio.to_thread(self._lookup_trace, conn, extra["message_id"])
+            extra["trace"] = await asyncio.to_thread(lookup_trace, conn, extra["message_id"])
         from airflow_provider_mail.webhooks import sender25_event_asset
 
         asset = sender25_event_asset(envelope.event, conn_id)
         recorded = await asyncio.to_thread(
-            self._record,
+            record_webhook_event,
             name=asset.name,
             uri=asset.uri,
             extra=extra,
@@ -183,14 +179,13 @@ class _Duplicate(Exception):
 
 def _connection_from_airflow(conn_id: str) -> Any:
     """The connection from Airflow's secrets backends and metadata database, or ``None``."""
+    from airflow.exceptions import AirflowNotFoundException
     from airflow.models.connection import Connection
 
     try:
         return Connection.get_connection_from_secrets(conn_id)
-    except Exception as err:
-        if type(err).__name__ == "AirflowNotFoundException":
-            return None
-        raise
+    except AirflowNotFoundException:
+        return None
 
 
 def _headers(scope: dict[str, Any]) -> dict[str, str]:
