@@ -48,6 +48,19 @@ def record_webhook_event(
         raise
 
 
+def webhook_seen(*, name: str, uri: str, uuid: str) -> bool:
+    """Whether the ``uuid`` was already recorded for this asset (a read, nothing written).
+
+    :param name: the asset's name.
+    :param uri: the asset's URI.
+    :param uuid: Postal's request uuid.
+    """
+    from airflow.utils.session import create_session
+
+    with create_session(scoped=False) as session:
+        return _seen(session, name, uri, uuid)
+
+
 def _record(
     session: Any, name: str, uri: str, extra: dict, uuid: str, timestamp: float, keep_seconds: float
 ) -> bool:

@@ -116,7 +116,7 @@ class Sender25WebhookReceiver:
         from airflow_provider_mail._webhooks.settings import resolve_webhook_settings
 
         from ._keys import lookup_trace
-        from ._record import record_webhook_event
+        from ._record import record_webhook_event, webhook_seen
 
         key_source = self._key_source()
         conn, settings, unknown = None, None, ""
@@ -150,13 +150,17 @@ class Sender25WebhookReceiver:
             keys = await asyncio.to_thread(key_source.keys, settings, conn, stale=True)
             verify_signature(body, headers, keys, allow_sha1=settings.allow_sha1)
         envelope = parse_envelope(body, now=time.time(), max_age=settings.max_age)
+        from airflow_provider_mail.webhooks import sender25_event_asset
+
+        asset = sender25_event_asset(envelope.event, conn_id)
+        # A retry or a replay of a recorded webhook costs one read, not a lookup at Sender25 (the commit
+        # below decides for good when two copies race).
+        if await asyncio.to_thread(webhook_seen, name=asset.name, uri=asset.uri, uuid=envelope.uuid):
+            raise _Duplicate
         extra = event_extra(envelope, conn_id=conn_id)
         extra["trace"] = None
         if envelope.event in _MESSAGE_EVENTS:
             extra["trace"] = await asyncio.to_thread(lookup_trace, conn, extra["message_id"])
-        from airflow_provider_mail.webhooks import sender25_event_asset
-
-        asset = sender25_event_asset(envelope.event, conn_id)
         recorded = await asyncio.to_thread(
             record_webhook_event,
             name=asset.name,
