@@ -190,7 +190,11 @@ def test_api_server_killed_with_a_webhook_in_flight_then_postals_retry_is_record
     payload["message"]["id"] = 1  # the receiver reads message 1's trace: its answer is held back
     webhooks.inject(Fault.SLOW, delay=20)
     (request,) = webhooks.trigger_webhook("MessageDeliveryFailed", payload)
-    time.sleep(0.8)  # the receiver is waiting (up to 2 s) on the held lookup
+
+    def held() -> list:
+        return [r for r in webhooks.requests if r.path == "/api/v1/messages/message" and r.fault == "SLOW"]
+
+    wait_for("the receiver's lookup to be held", held, 30, 0.01)  # it waits up to 2 s: kill now
     stack.kill_service("api-server")
     wait_for("the attempt to fail", lambda: request.attempts, 30, 0.05)
     assert request.attempts[0].status is None, request.attempts
