@@ -23,8 +23,8 @@ Example::
                 for event in events:
                     print(mail_event_details(event)["recipient"])
 
-On Airflow 2 these helpers raise :class:`~airflow_provider_mail._compat.Airflow3Required`: webhooks and
-watchers need Airflow 3's assets; poll with the delivery sensors there.
+On Airflow 2 these helpers raise :class:`Airflow3Required` (an ``ImportError``): webhooks and watchers need
+Airflow 3's assets; poll with the delivery sensors there.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_mail._compat import require_airflow_3
+from airflow_provider_mail._compat import Airflow3Required, require_airflow_3
 from airflow_provider_mail._webhooks.envelope import SENDER25_EVENTS
 
 if TYPE_CHECKING:
@@ -150,6 +150,7 @@ def _check_conn_id(conn_id: str) -> None:
 __all__ = [
     "SENDER25_EVENTS",
     "WEBHOOK_PATH",
+    "Airflow3Required",
     "mail_event_details",
     "sender25_event_asset",
     "xmailer_bounce_asset",

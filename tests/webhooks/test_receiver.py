@@ -10,8 +10,11 @@ import uuid
 import pytest
 import requests
 
+from airflow_provider_mail._compat import AIRFLOW_V_3_0_PLUS
 from airflow_provider_mail.testing import Sender25Emulator
 from tests.webhooks.conftest import Served, asset_events
+
+pytestmark = pytest.mark.skipif(not AIRFLOW_V_3_0_PLUS, reason="asset events are Airflow 3")
 
 
 def wait_delivered(emulator: Sender25Emulator, count: int, timeout: float = 20) -> list:
