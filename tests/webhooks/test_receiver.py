@@ -214,3 +214,30 @@ def test_a_chunked_stream_over_the_bound_is_cut_off(receiver, webhook_emulator) 
 def test_other_paths_and_methods(receiver) -> None:
     assert requests.get(receiver.url("sender25_hooks"), timeout=10).status_code == 405
     assert requests.post(receiver.url("a/b"), data=b"{}", timeout=10).status_code == 404
+
+
+def test_a_database_that_cannot_commit_gets_503_and_the_retry_is_recorded_once(
+    receiver, webhook_emulator
+) -> None:
+    import sqlite3
+
+    from airflow.configuration import conf
+
+    path = conf.get("database", "sql_alchemy_conn").split("sqlite:///", 1)[1]
+    body = envelope("MessageDelayed")
+    headers = webhook_emulator.webhook_signer.sign(body)
+    lock = sqlite3.connect(path, timeout=0, isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")  # another writer holds the database past SQLite's busy timeout
+    try:
+        assert (
+            requests.post(receiver.url("sender25_hooks"), data=body, headers=headers, timeout=60).status_code
+            == 503
+        )
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    assert post(receiver, "sender25_hooks", body, headers) == 200  # Postal's retry: same body
+    uuid_ = json.loads(body)["uuid"]
+    assert [
+        e["uuid"] for e in asset_events("sender25.sender25_hooks.MessageDelayed") if e["uuid"] == uuid_
+    ] == [uuid_]
