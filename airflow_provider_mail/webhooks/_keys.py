@@ -74,17 +74,11 @@ class _Cached:
 class KeySource:
     """The public keys of each connection, cached.
 
-    :param clock: monotonic seconds (replaceable in tests).
-    :param hook_factory: builds the hook for a connection (the real hook by default).
+    :param clock: monotonic seconds (a test moves it past the refresh interval).
     """
 
-    def __init__(
-        self,
-        clock: Callable[[], float] = time.monotonic,
-        hook_factory: Callable[[Connection], Any] = WebhookHook,
-    ) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._hook_factory = hook_factory
         self._cache: dict[str, _Cached] = {}
         self._lock = threading.Lock()
 
@@ -109,9 +103,9 @@ class KeySource:
         if settings.public_key:
             keys = [load_public_key(settings.public_key, conn_id=settings.conn_id)]
         else:
-            keys = keys_from_jwks(
-                self._hook_factory(conn).fetch_jwks(), source=f"the JWKS of {conn.conn_id!r}"
-            )
+            with WebhookHook(conn) as hook:
+                document = hook.fetch_jwks()
+            keys = keys_from_jwks(document, source=f"the JWKS of {conn.conn_id!r}")
         with self._lock:
             self._cache[settings.conn_id] = _Cached(source, keys, now)
         return keys
@@ -140,7 +134,8 @@ def lookup_trace(conn: Connection, message_id: Any) -> dict[str, Any] | None:
     if isinstance(message_id, bool) or not isinstance(message_id, int):
         return None
     try:
-        message = WebhookHook(conn).get_message(message_id, expansions=["headers"])
+        with WebhookHook(conn) as hook:
+            message = hook.get_message(message_id, expansions=["headers"])
     except MailProviderError:
         return None
     return trace_from_headers(message.get("headers") or {})
