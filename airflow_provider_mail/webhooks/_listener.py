@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timezone
 from typing import Any
 
 from airflow.listeners import hookimpl
@@ -47,4 +48,5 @@ def on_asset_event_emitted(asset_event: Any) -> None:
         session.add(AssetStateStoreModel(asset_id=asset_id, key=STORE_KEY, value=value))
     else:
         row.value = value
+        row.updated_at = datetime.now(timezone.utc)
     session.flush()
