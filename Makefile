@@ -1,4 +1,4 @@
-# One command each: `make demo`, `make test`, `make lint`, `make bench`. Every target creates the venv it needs.
+# One command each: `make demo`, `make test`, `make lint`, `make bench`, `make docs`. Every target creates the venv it needs.
 # AIRFLOW_VERSION=2.11.2 make test runs the same suite on Airflow 2.11 in its own venv.
 
 AIRFLOW_VERSION ?= 3.3.2
@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed-af$(AIRFLOW_VERSION)
 UV := $(PYTHON) -m uv
 PYTEST_ARGS ?=
 
-.PHONY: venv test lint demo bench clean
+.PHONY: venv test lint demo bench bench-smoke docs clean
 
 venv: $(STAMP)
 
@@ -39,5 +39,13 @@ demo: $(STAMP)
 bench: $(STAMP)
 	PYTHONPATH=. $(VENV)/bin/python -m bench.run
 
+# Every benchmark at tiny sizes, only to prove each still runs (CI); exits 1 when one crashes.
+bench-smoke: $(STAMP)
+	PYTHONPATH=. $(VENV)/bin/python -m bench.run --smoke
+
+# The documentation site (docs/), warnings as errors; the HTML lands in docs/_build/html.
+docs: $(STAMP)
+	$(VENV)/bin/python -m sphinx -b html -W --keep-going -n -q docs docs/_build/html
+
 clean:
-	rm -rf .venv .venv-af* .demo
+	rm -rf .venv .venv-af* .demo docs/_build

@@ -232,6 +232,28 @@ def variable_keys(prefix: str) -> list[str]:
     return [row[0] for row in rows]
 
 
+def get_xcom(*, dag_id: str, run_id: str, task_id: str, map_index: int, key: str) -> Any:
+    """Read one XCom value of any task instance of a run, ``None`` when there is none.
+
+    Works in a running task and in a trigger: Airflow 3 asks through the Task SDK (the task's or the
+    triggerer's supervisor), Airflow 2 reads the metadata database. Blocking: a trigger calls it in a
+    thread (the triggerer's comms bridge a worker thread back to its loop).
+
+    :param dag_id: the DAG.
+    :param run_id: the DAG run.
+    :param task_id: the task that pushed it.
+    :param map_index: its map index (``-1`` when not mapped).
+    :param key: the XCom key.
+    """
+    if AIRFLOW_V_3_0_PLUS:
+        from airflow.sdk.execution_time.xcom import XCom
+
+        return XCom.get_one(key=key, dag_id=dag_id, task_id=task_id, run_id=run_id, map_index=map_index)
+    from airflow.models.xcom import XCom as OrmXCom
+
+    return OrmXCom.get_one(key=key, dag_id=dag_id, task_id=task_id, run_id=run_id, map_index=map_index)
+
+
 def base_notifier_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     """The keyword arguments ``BaseNotifier.__init__`` accepts on this Airflow (``context=`` since 3.1).
 
@@ -278,6 +300,7 @@ __all__: list[Any] = [
     "get_async_connection",
     "get_dagbag_class",
     "get_variable",
+    "get_xcom",
     "mask_secret",
     "provider_info_schema_path",
     "require_airflow_3",

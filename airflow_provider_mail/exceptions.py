@@ -8,7 +8,9 @@ task **without** using its retries (marked *fatal* below)::
     ├── MailConfigurationError          *   the connection or arguments are wrong (names the fix)
     │   ├── Sender25ConfigurationError  *   TLS verification failed, 401/403/404 at the base path
     │   │   └── Sender25RedirectError   *   the API answered 3xx: wrong scheme/host in the connection
-    │   └── XmailerConfigurationError   *   TLS verification failed, redirect or 404 at the report path
+    │   ├── XmailerConfigurationError   *   TLS verification failed, redirect or 404 at the report path
+    │   └── AwaitedMessagesUnavailable  *   what a delivery gate awaits is not readable from here (a
+    │                                       results file on another machine, deleted XCom pages)
     ├── MailValidationError             *   a message argument is invalid (code + text), found before sending
     ├── AmbiguousSendError              *   a send may or may not have been accepted: never retried
     ├── DeliveryFailedError             *   the delivery gate saw a hard failure, bounce, cancel (or hold)
@@ -33,25 +35,114 @@ task **without** using its retries (marked *fatal* below)::
     ├── XmailerReportParseError             a malformed report line in ``strict`` mode
     ├── XmailerUnexpectedResponse           not a report: an HTML page (proxy error page, PHP error)
     ├── XmailerTransportError               report or SMTP connection failure/timeout after the retries
-    └── XmailerSmtpError                    the relay refused the transaction (code + text)
+    └── XmailerSmtpError                    the relay answered 4xx (after the retries): nothing queued
+        ├── XmailerSmtpRejected         *   5xx at MAIL, DATA or the end of DATA: nothing queued
         ├── XmailerSmtpAuthError        *   AUTH refused (535) or required but impossible
+        ├── XmailerRecipientsDeferred       no recipient accepted, some only for now (4xx at RCPT)
         └── XmailerRecipientsRefused    *   every recipient was refused, or any with ``fail_on_refused``
 
 No exception text, ``repr`` or attribute ever holds an API key: the ``token`` echoed by
-``InvalidServerAPIKey`` is redacted before the exception is built.
+``InvalidServerAPIKey`` (and any echo of the key in an error's message or data) is redacted before the
+exception is built.
+
+Every error also says what went out (:attr:`MailProviderError.send_outcome`, read with
+:func:`send_outcome_of`): errors raised before anything is sent say :attr:`WentOut.NOTHING`;
+:class:`AmbiguousSendError` says :attr:`WentOut.UNKNOWN`; transport, SMTP and API errors are given
+the outcome where they are raised, from what is known there (the phase of the SMTP dialogue, the
+HTTP status).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from types import MappingProxyType
+from typing import Any, TypeVar
 
 from airflow_provider_mail._compat import AirflowException, AirflowFailException
 
 REDACTED = "***"
+_E = TypeVar("_E", bound="MailProviderError")
+
+
+class WentOut(str, Enum):
+    """How much of a send the service took."""
+
+    #: Provably nothing was queued for any recipient: sending again is safe (retryable).
+    NOTHING = "nothing"
+    #: It may have been queued: never send again automatically.
+    UNKNOWN = "unknown"
+    #: Queued for ``accepted`` (the others were refused): sent, with the refusals recorded.
+    SOME = "some"
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """What went out when a send raised.
+
+    :param went_out: nothing, some recipients, or unknown.
+    :param accepted: recipients the service took (with :attr:`WentOut.SOME`).
+    :param refused: recipient -> (SMTP or HTTP code, text), when known.
+    :param queue_id: the xmailer/Exim queue id, when one was given.
+    :param message_id: the Message-ID, when known.
+    """
+
+    went_out: WentOut
+    accepted: tuple[str, ...] = ()
+    refused: Mapping[str, tuple[int, str]] = field(default_factory=dict)
+    queue_id: str | None = None
+    message_id: str | None = None
+
+    def __post_init__(self) -> None:
+        # frozen all the way down: one outcome object may be shared by a class and its instances
+        object.__setattr__(self, "went_out", WentOut(self.went_out))
+        object.__setattr__(self, "accepted", tuple(self.accepted))
+        object.__setattr__(self, "refused", MappingProxyType(dict(self.refused)))
+
+
+NOTHING_WENT_OUT = SendOutcome(WentOut.NOTHING)
+UNKNOWN_OUTCOME = SendOutcome(WentOut.UNKNOWN)
+
+
+def send_outcome_of(error: BaseException) -> SendOutcome:
+    """What went out when ``error`` was raised by a send.
+
+    The error's own ``send_outcome`` when it is a :class:`MailProviderError` (every one carries one),
+    else :attr:`WentOut.UNKNOWN`: a foreign exception (a timeout, a kill, a bug) is never taken to
+    mean that nothing was sent.
+
+    :param error: the exception raised by the send.
+    """
+    if isinstance(error, MailProviderError):
+        outcome = getattr(error, "send_outcome", None)
+        if isinstance(outcome, SendOutcome):
+            return outcome
+    return UNKNOWN_OUTCOME
 
 
 class MailProviderError(AirflowException):
-    """Base class of every error raised by this provider."""
+    """Base class of every error raised by this provider.
+
+    :attr:`send_outcome` says what went out when it was raised by a send. Each class has a default
+    (unknown here, so an error nobody classified never allows a re-send); the code that raises a
+    transport, SMTP or API error sets the instance's from what it knows, with :meth:`with_outcome`
+    or the ``send_outcome`` argument.
+    """
+
+    send_outcome: SendOutcome = UNKNOWN_OUTCOME
+
+    def with_outcome(self: _E, outcome: SendOutcome) -> _E:
+        """Set what went out and return ``self`` (``raise Error(...).with_outcome(...)``).
+
+        :param outcome: what went out.
+        """
+        self.send_outcome = outcome
+        return self
+
+    def _set_outcome(self, outcome: SendOutcome | None) -> None:
+        if outcome is not None:
+            self.send_outcome = outcome
 
 
 class FatalMailProviderError(MailProviderError, AirflowFailException):
@@ -61,6 +152,8 @@ class FatalMailProviderError(MailProviderError, AirflowFailException):
 class MailConfigurationError(FatalMailProviderError):
     """The connection or the task arguments are wrong; the message says what to change."""
 
+    send_outcome = NOTHING_WENT_OUT
+
 
 class MailValidationError(FatalMailProviderError):
     """An argument of a message is invalid; raised before anything is sent.
@@ -69,6 +162,7 @@ class MailValidationError(FatalMailProviderError):
     :param code: a stable code, e.g. ``InvalidAddress``, ``HeaderInjection``, ``AttachmentTooLarge``.
     """
 
+    send_outcome = NOTHING_WENT_OUT
     code: str | None
 
     def __init__(self, message: str, *, code: str) -> None:
@@ -107,7 +201,10 @@ class AmbiguousSendError(FatalMailProviderError):
     :param service: ``"sender25"`` or ``"xmailer"``.
     :param recipients: the recipients of the send that may have gone out.
     :param http_status: the HTTP status, when a response arrived.
+    :param message_id: the Message-ID of the send, when known.
     """
+
+    send_outcome = UNKNOWN_OUTCOME
 
     def __init__(
         self,
@@ -116,11 +213,13 @@ class AmbiguousSendError(FatalMailProviderError):
         service: str,
         recipients: list[str] | None = None,
         http_status: int | None = None,
+        message_id: str | None = None,
     ) -> None:
         super().__init__(message)
         self.service = service
         self.recipients = list(recipients or [])
         self.http_status = http_status
+        self.send_outcome = SendOutcome(WentOut.UNKNOWN, message_id=message_id)
 
 
 class DeliveryFailedError(FatalMailProviderError):
@@ -135,12 +234,27 @@ class DeliveryFailedError(FatalMailProviderError):
         self.outcomes = dict(outcomes or {})
 
 
+class AwaitedMessagesUnavailable(MailConfigurationError):
+    """The messages a delivery gate awaits cannot be read from here: a bulk send's results file on
+    another machine's disk, or the XCom pages that held them deleted (the send task cleared).
+
+    :param message: what could not be read, and what to configure.
+    :param where: the path, URL or XCom it looked for.
+    """
+
+    def __init__(self, message: str, *, where: str) -> None:
+        super().__init__(message)
+        self.where = where
+
+
 class SendLedgerError(FatalMailProviderError):
     """A send-ledger record is corrupt or belongs to something else; nothing is sent until it is resolved.
 
     :param message: what is wrong and what to do.
     :param record: the record's name (an Airflow Variable key, a task-state key or an object URL).
     """
+
+    send_outcome = NOTHING_WENT_OUT
 
     def __init__(self, message: str, *, record: str) -> None:
         super().__init__(message)
@@ -153,6 +267,8 @@ class SendLedgerUnavailable(MailProviderError):
     :param message: the backend's error.
     :param record: the record's name.
     """
+
+    send_outcome = NOTHING_WENT_OUT
 
     def __init__(self, message: str, *, record: str) -> None:
         super().__init__(message)
@@ -188,7 +304,11 @@ class Sender25ApiError(MailProviderError):
     :param message: the service's text (Postal omits it for some codes).
     :param data: the error's ``data`` object, secrets redacted.
     :param http_status: the HTTP status of the response (200 for API errors).
+
+    The service answered with an error instead of creating a message: nothing went out.
     """
+
+    send_outcome = NOTHING_WENT_OUT
 
     def __init__(
         self,
@@ -233,6 +353,8 @@ class Sender25ParameterError(Sender25ApiError, FatalMailProviderError):
 class Sender25PayloadTooLarge(FatalMailProviderError):
     """HTTP 413: the request body (base64 attachments inside JSON) exceeds the front proxy's limit."""
 
+    send_outcome = NOTHING_WENT_OUT
+
     def __init__(self, message: str, *, http_status: int = 413) -> None:
         super().__init__(message)
         self.http_status = http_status
@@ -242,13 +364,18 @@ class Sender25TransportError(MailProviderError):
     """The request did not complete (connection, timeout, 429/5xx) even after the configured retries.
 
     Raised for reads, and for sends that provably never reached the application. Airflow may retry.
+    What went out is set by the retry policy from the failure's class (unknown until then).
 
     :param http_status: the last HTTP status seen, if any.
+    :param send_outcome: what went out, when the raiser knows it.
     """
 
-    def __init__(self, message: str, *, http_status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, http_status: int | None = None, send_outcome: SendOutcome | None = None
+    ) -> None:
         super().__init__(message)
         self.http_status = http_status
+        self._set_outcome(send_outcome)
 
 
 class Sender25UnexpectedResponse(MailProviderError):
@@ -258,10 +385,18 @@ class Sender25UnexpectedResponse(MailProviderError):
     :param body_excerpt: the first characters of the body, for the log.
     """
 
-    def __init__(self, message: str, *, http_status: int | None, body_excerpt: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None,
+        body_excerpt: str = "",
+        send_outcome: SendOutcome | None = None,
+    ) -> None:
         super().__init__(message)
         self.http_status = http_status
         self.body_excerpt = body_excerpt
+        self._set_outcome(send_outcome)
 
 
 class XmailerReportError(MailProviderError):
@@ -324,12 +459,18 @@ class XmailerUnexpectedResponse(MailProviderError):
 class XmailerTransportError(MailProviderError):
     """The report endpoint or the SMTP relay could not be reached or timed out (after the retries).
 
+    What went out is set by the retry policy from the failure's class (unknown until then).
+
     :param http_status: the last HTTP status seen, if any.
+    :param send_outcome: what went out, when the raiser knows it.
     """
 
-    def __init__(self, message: str, *, http_status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, http_status: int | None = None, send_outcome: SendOutcome | None = None
+    ) -> None:
         super().__init__(message)
         self.http_status = http_status
+        self._set_outcome(send_outcome)
 
 
 class XmailerConfigurationError(MailConfigurationError):
@@ -344,31 +485,91 @@ class XmailerConfigurationError(MailConfigurationError):
 
 
 class XmailerSmtpError(MailProviderError):
-    """The SMTP relay refused the transaction before DATA (nothing was queued).
+    """The SMTP relay refused the transaction (code + text).
 
     :param smtp_code: the reply code, e.g. 535.
     :param smtp_text: the reply text.
+    :param send_outcome: what went out, from the phase of the dialogue the reply came in (a refusal
+        before or at the end of DATA queued nothing); unknown when not given.
     """
 
-    def __init__(self, message: str, *, smtp_code: int | None = None, smtp_text: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        smtp_code: int | None = None,
+        smtp_text: str = "",
+        send_outcome: SendOutcome | None = None,
+    ) -> None:
         super().__init__(message)
         self.smtp_code = smtp_code
         self.smtp_text = smtp_text
+        self._set_outcome(send_outcome)
+
+
+class XmailerSmtpRejected(XmailerSmtpError, FatalMailProviderError):
+    """The relay refused for good (5xx) at MAIL, DATA or the end of DATA: nothing was queued."""
+
+    send_outcome = NOTHING_WENT_OUT
+
+
+class XmailerRecipientsDeferred(XmailerSmtpError):
+    """No recipient was accepted and some were refused only for now (4xx at RCPT: a ``defer`` ACL,
+    greylisting, a full queue). Nothing went out; a later try may reach them (not fatal).
+
+    :param refused: recipient → the relay's reply.
+    """
+
+    send_outcome = NOTHING_WENT_OUT
+
+    def __init__(self, message: str, *, refused: dict[str, str]) -> None:
+        super().__init__(message)
+        self.refused = dict(refused)
 
 
 class XmailerSmtpAuthError(XmailerSmtpError, FatalMailProviderError):
-    """The relay refused the SMTP credentials (or offers no AUTH over a protected channel)."""
+    """The relay refused the SMTP credentials (or offers no AUTH over a protected channel).
+
+    Raised before MAIL: nothing went out.
+    """
+
+    send_outcome = NOTHING_WENT_OUT
 
 
 class XmailerRecipientsRefused(XmailerSmtpError, FatalMailProviderError):
     """Recipients were refused at RCPT; ``refused`` maps each to ``"code text"``.
 
+    With ``accepted`` recipients the message went out to them (:attr:`WentOut.SOME`, with the queue id
+    and the refusals); with none, nothing went out.
+
     :param refused: recipient → the relay's reply.
+    :param accepted: the recipients the relay took (the message was queued for them).
+    :param queue_id: the relay's queue id of the message sent to ``accepted``.
+    :param message_id: the Message-ID.
     """
 
-    def __init__(self, message: str, *, refused: dict[str, str]) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        refused: dict[str, str],
+        accepted: list[str] | tuple[str, ...] = (),
+        queue_id: str | None = None,
+        message_id: str | None = None,
+    ) -> None:
+        from airflow_provider_mail._transport.smtp_reply import parse_reply  # it imports this module
+
         super().__init__(message)
         self.refused = dict(refused)
+        self.accepted = list(accepted)
+        self.queue_id = queue_id
+        self.send_outcome = SendOutcome(
+            WentOut.SOME if self.accepted else WentOut.NOTHING,
+            accepted=tuple(self.accepted),
+            refused={rcpt: parse_reply(reply) for rcpt, reply in self.refused.items()},
+            queue_id=queue_id,
+            message_id=message_id,
+        )
 
 
 SENDER25_AUTH_CODES = frozenset({"AccessDenied", "InvalidServerAPIKey", "ServerSuspended"})
@@ -420,6 +621,8 @@ def redact_error_data(data: dict[str, Any]) -> dict[str, Any]:
     :param data: the error's ``data`` object.
     """
     redacted = dict(data)
-    if redacted.get("code") == "InvalidServerAPIKey" and "token" in redacted:
+    # Postal names the key it got ``token`` (InvalidServerAPIKey, AccessDenied…): never kept, whatever
+    # the code; the rest of the answer is cleaned of the key by the hook before the error is built
+    if "token" in redacted:
         redacted["token"] = REDACTED
     return redacted

@@ -222,7 +222,7 @@ def real_scheduler(base_url: str, mapped: int, bulk_messages: int) -> dict[str, 
             "seconds": round(span, 2),
             "seconds_per_task_instance": round(per_instance, 3),
             "mean_task_duration": round(sum(ti["duration"] or 0 for ti in sends) / len(sends), 3),
-            "extrapolated_seconds": round(per_instance * MESSAGES, 1),
+            "extrapolated_seconds": round(per_instance * bulk_messages, 1),
             "extrapolated_per_second": round(1 / per_instance, 2),
             "parallelism": 4,
         }
@@ -256,7 +256,9 @@ class _InstantSender25:
     def send_message(self, **arguments: Any) -> dict[str, Any]:
         from airflow_provider_mail._sender25.payload import build_send_message_payload
 
-        payload = build_send_message_payload(**arguments)
+        return self.send_payload(build_send_message_payload(**arguments))
+
+    def send_payload(self, payload: dict[str, Any]) -> dict[str, Any]:
         json.dumps(payload)
         self.sent += 1
         return {
@@ -314,10 +316,15 @@ def rss_probe(count: int, network: bool) -> dict[str, Any]:
     }
 
 
-def main() -> dict[str, Any]:
+def main(smoke: bool = False) -> dict[str, Any]:
+    """Every measurement of this module (``smoke``: tiny sizes, to prove the benchmark runs)."""
+    messages, sequential, mapped, rate_limited = (
+        (40, 10, 2, 20) if smoke else (MESSAGES, SEQUENTIAL, MAPPED, RATE_LIMITED_MESSAGES)
+    )
+    rss_sizes, rss_network_sizes = ((100, 1000), (100,)) if smoke else (RSS_SIZES, RSS_NETWORK_SIZES)
     results: dict[str, Any] = {
         "latency_seconds": LATENCY,
-        "messages": MESSAGES,
+        "messages": messages,
         "concurrency": CONCURRENCY,
         "bulk_available": bulk_operator_class() is not None,
     }
@@ -328,36 +335,36 @@ def main() -> dict[str, Any]:
         sequential_loop(5)  # warm-up: imports, the first connection
         rtt = round_trip(base_url)
         results["round_trip_seconds"] = round(rtt, 4)
-        seq = sequential_loop(SEQUENTIAL)
+        seq = sequential_loop(sequential)
         results["sequential"] = {
-            "messages_measured": SEQUENTIAL,
+            "messages_measured": sequential,
             "seconds_measured": round(seq, 2),
-            "per_second": round(SEQUENTIAL / seq, 1),
-            "extrapolated_seconds": round(seq / SEQUENTIAL * MESSAGES, 1),
+            "per_second": round(sequential / seq, 1),
+            "extrapolated_seconds": round(seq / sequential * messages, 1),
         }
         limit = CONCURRENCY / rtt
         results["physical_limit_per_second"] = round(limit, 1)
         if results["bulk_available"]:
             run_bulk(make_rows(20, prefix="warm-"))
-            results["bulk"] = bulk_execute(MESSAGES)
-        results["real_scheduler"] = real_scheduler(base_url, MAPPED, MESSAGES)
+            results["bulk"] = bulk_execute(messages)
+        results["real_scheduler"] = real_scheduler(base_url, mapped, messages)
     if results["bulk_available"]:
         with emulator_process(
             "sender25", "--latency", str(LATENCY), "--rate-limit", str(RATE_LIMIT)
         ) as base_url:
             os.environ["AIRFLOW_CONN_SENDER25_DEFAULT"] = sender25_conn_json(base_url)
             # Not told the limit: the service's 429 + Retry-After pace the batch.
-            limited = bulk_execute(RATE_LIMITED_MESSAGES)
+            limited = bulk_execute(rate_limited)
             limited["physical_limit_per_second"] = round(min(limit, RATE_LIMIT), 1)
             limited["rate_limit"] = RATE_LIMIT
             results["bulk_rate_limited"] = limited
         results["rss"] = {
             str(size): run_isolated("bulk_send", "--rss", str(size), "offline", timeout=900)
-            for size in RSS_SIZES
+            for size in rss_sizes
         }
         results["rss_network"] = {
             str(size): run_isolated("bulk_send", "--rss", str(size), "network", timeout=900)
-            for size in RSS_NETWORK_SIZES
+            for size in rss_network_sizes
         }
     results["ratios"] = ratios(results)
     return results

@@ -75,14 +75,14 @@ def _recipient(i: int) -> str:
     return f"r{i}{tag.get(i % 100, '')}@example.org"
 
 
-def _send(clock: SimClock) -> dict[str, str | None]:
+def _send(clock: SimClock, count: int) -> dict[str, str | None]:
     from airflow_provider_mail.hooks.sender25 import Sender25Hook
 
     messages: dict[str, str | None] = {}
     with Sender25Hook() as hook:
-        for start in range(0, N, 50):
+        for start in range(0, count, 50):
             sent = hook.send_message(
-                to=[_recipient(i) for i in range(start, min(N, start + 50))],
+                to=[_recipient(i) for i in range(start, min(count, start + 50))],
                 from_email="bench@example.com",
                 subject="gate",
                 plain_body="x",
@@ -157,8 +157,12 @@ async def _loop(messages, clock: SimClock, *, adaptive: bool, max_rounds: int | 
     }
 
 
-def main() -> dict:
-    """Run the comparison; return the measured numbers, the ratios and whether each target was met."""
+def main(smoke: bool = False) -> dict:
+    """Run the comparison; return the measured numbers, the ratios and whether each target was met.
+
+    :param smoke: 100 messages instead of :data:`N`, to prove the benchmark runs.
+    """
+    count = 100 if smoke else N
     ready = Path(tempfile.mkdtemp(prefix="bench-gate-")) / "ready"
     process = subprocess.Popen(
         [sys.executable, "-m", "bench.delivery_gate_adaptive", "--emulator", str(ready)],
@@ -176,7 +180,7 @@ def main() -> dict:
         base_url = ready.read_text().strip()
         os.environ["AIRFLOW_CONN_SENDER25_DEFAULT"] = sender25_conn_json(base_url, timeout=120)
         clock = SimClock(base_url)
-        messages = _send(clock)
+        messages = _send(clock, count)
         adaptive = asyncio.run(_loop(messages, clock, adaptive=True, max_rounds=None))
         measured = asyncio.run(_loop(messages, clock, adaptive=False, max_rounds=FIXED_ROUNDS))
     finally:
@@ -192,7 +196,7 @@ def main() -> dict:
     }
     request_ratio = fixed["requests"] / max(1, adaptive["requests"])
     return {
-        "messages": N,
+        "messages": count,
         "poke_interval_s": POKE_INTERVAL,
         "horizon_s": HORIZON,
         "bounce_grace_period_s": GRACE,

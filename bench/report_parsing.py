@@ -139,7 +139,9 @@ def one(reader: str, base_url: str, mode: str) -> dict:
     }
 
 
-def main(sizes: tuple[int, ...] = SIZES) -> dict:
+def main(sizes: tuple[int, ...] = SIZES, smoke: bool = False) -> dict:
+    """Every reader at each size (``smoke``: two tiny sizes, to prove the benchmark runs)."""
+    sizes = (100, 1000) if smoke else sizes
     from bench._common import emulator_process
 
     results: dict = {}
@@ -169,7 +171,7 @@ def main(sizes: tuple[int, ...] = SIZES) -> dict:
         "results": results,
         "ratios": ratios,
         "ours_peak_rss_growth_mb": round(rss_growth, 1),
-        "linearity": linearity(),
+        "linearity": linearity((20_000, 80_000)) if smoke else linearity(),
     }
 
 

@@ -1,7 +1,12 @@
-"""`make bench`: every benchmark with its baselines, in one run; writes bench/results.json, prints a table."""
+"""`make bench`: every benchmark with its baselines, in one run; writes bench/results.json, prints a table.
+
+``python -m bench.run --smoke`` (CI) runs every benchmark at tiny sizes, only to prove that each still
+runs: no targets, no results file. Either way the exit status is 1 when any benchmark crashed.
+"""
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import time
@@ -9,13 +14,19 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import bulk_send, delivery_gate, import_cost, report_parsing, send_throughput
 from bench._common import machine
 
-try:  # written on another branch; until it lands the run goes on without it
-    from bench import delivery_gate_adaptive
-except ImportError:
-    delivery_gate_adaptive = None  # type: ignore[assignment]
+#: Every benchmark: its key in the results and its module under ``bench/``, whose
+#: ``main(smoke=False)`` returns what it measured.
+BENCHMARKS = (
+    ("send", "send_throughput"),
+    ("report", "report_parsing"),
+    ("gate", "delivery_gate"),
+    ("imports", "import_cost"),
+    ("bulk", "bulk_send"),
+    ("gate_adaptive", "delivery_gate_adaptive"),
+    ("gate_scale", "gate_scale"),
+)
 
 RESULTS = Path(__file__).with_name("results.json")
 TARGETS = {
@@ -99,31 +110,28 @@ def check_targets(results: dict) -> dict[str, dict]:
         for key in path:
             value = value.get(key) if isinstance(value, dict) else None
         out[name] = {"met": met, "measured": value, "unit": unit}
-    gate = results.get("gate_adaptive")
-    if isinstance(gate, dict):  # bench/delivery_gate_adaptive.py names its own targets
-        for name, flag in (gate.get("targets") or {}).items():
+    for key, _ in BENCHMARKS:  # a benchmark may name its own targets, each a bool or a dict
+        measured_by = results.get(key)
+        if not isinstance(measured_by, dict):
+            continue
+        for name, flag in (measured_by.get("targets") or {}).items():
+            label = f"{'gate' if key == 'gate_adaptive' else key}: {name}"
             if isinstance(flag, dict):
-                out[f"gate: {name}"] = {
+                out[label] = {
                     "met": bool(flag.get("met")),
                     "measured": flag.get("measured"),
                     "unit": flag.get("unit", ""),
                 }
-            else:
-                unit, path = GATE_MEASURED.get(name, ("", ()))
-                value = gate
-                for key in path:
-                    value = value.get(key) if isinstance(value, dict) else None
-                out[f"gate: {name}"] = {
-                    "met": bool(flag),
-                    "measured": "see the table" if value is None else value,
-                    "unit": unit if value is not None else "",
-                }
-    elif delivery_gate_adaptive is None:
-        out["gate: adaptive delivery gate benchmark present"] = {
-            "met": False,
-            "measured": "bench/delivery_gate_adaptive.py not there yet",
-            "unit": "",
-        }
+                continue
+            unit, path = GATE_MEASURED.get(name, ("", ())) if key == "gate_adaptive" else ("", ())
+            value: object = measured_by if path else None
+            for step in path:
+                value = value.get(step) if isinstance(value, dict) else None
+            out[label] = {
+                "met": bool(flag),
+                "measured": "see the table" if value is None else value,
+                "unit": unit if value is not None else "",
+            }
     return out
 
 
@@ -172,8 +180,9 @@ def table(results: dict) -> str:
     lines.append("")
     lines.extend(bulk_table(results.get("bulk") or {}))
     lines.append("")
-    lines.extend(gate_adaptive_table(results.get("gate_adaptive")))
-    lines.append("")
+    for key, title in LISTED_AS_THEY_COME.items():
+        lines.extend(listed_table(title, results.get(key)))
+        lines.append("")
     lines.append("targets (measured)")
     for name, row in results["targets"].items():
         measured = row["measured"]
@@ -250,15 +259,19 @@ def bulk_table(bulk: dict) -> list[str]:
     return lines
 
 
-def gate_adaptive_table(gate: object) -> list[str]:
-    """Whatever numbers bench/delivery_gate_adaptive.py returns (its own targets are listed below)."""
+#: Benchmarks whose numbers are listed as they come (their own targets are listed below the table).
+LISTED_AS_THEY_COME = {"gate_adaptive": "adaptive delivery gate", "gate_scale": "delivery gate at scale"}
+
+
+def listed_table(title: str, gate: object) -> list[str]:
+    """Whatever numbers a benchmark returns, one line per number (its own targets are listed below)."""
     if gate is None:
-        return ["adaptive delivery gate: bench/delivery_gate_adaptive.py not present"]
+        return [f"{title}: not run"]
     if not isinstance(gate, dict):
-        return [f"adaptive delivery gate: {gate!r}"]
+        return [f"{title}: {gate!r}"]
     if "error" in gate and len(gate) == 1:
-        return ["adaptive delivery gate: FAILED", *(f"  {line}" for line in gate["error"].splitlines()[-8:])]
-    lines = ["adaptive delivery gate"]
+        return [f"{title}: FAILED", *(f"  {line}" for line in gate["error"].splitlines()[-8:])]
+    lines = [title]
 
     def walk(value: object, prefix: str) -> None:
         if isinstance(value, dict):
@@ -271,37 +284,48 @@ def gate_adaptive_table(gate: object) -> list[str]:
     return lines
 
 
-def main() -> int:
-    started = time.monotonic()
+def run_all(smoke: bool) -> tuple[dict, list[str]]:
+    """Run every benchmark; a crash is recorded under its key and the others still run.
+
+    :param smoke: tiny sizes, only to prove that each benchmark runs.
+    :returns: the results and the keys of the benchmarks that crashed.
+    """
     results: dict = {"machine": machine(), "started": datetime.now(timezone.utc).isoformat()}
-    for name, run in (
-        ("send", lambda: send_throughput.main(2000)),
-        ("report", report_parsing.main),
-        ("gate", delivery_gate.main),
-        ("imports", import_cost.main),
-    ):
-        print(f"running {name} ...", flush=True)
-        results[name] = run()
-    # The newer benchmarks: one that fails is reported (and its targets missed), the rest still run.
-    for name, run in (
-        ("bulk", bulk_send.main),
-        ("gate_adaptive", None if delivery_gate_adaptive is None else delivery_gate_adaptive.main),
-    ):
-        if run is None:
-            results[name] = None
-            continue
-        print(f"running {name} ...", flush=True)
+    crashed: list[str] = []
+    for name, module in BENCHMARKS:
+        print(f"running {name} ({module}) ...", flush=True)
+        started = time.monotonic()
         try:
-            results[name] = run()
+            results[name] = importlib.import_module(f"bench.{module}").main(smoke=smoke)
         except Exception:
+            crashed.append(name)
             results[name] = {"error": traceback.format_exc()}
-            print(results[name]["error"], file=sys.stderr)
-    results["targets"] = check_targets(results)
+            print(results[name]["error"], file=sys.stderr, flush=True)
+        print(f"  {name}: {'CRASHED' if name in crashed else 'ok'} in {time.monotonic() - started:.1f} s")
+    return results, crashed
+
+
+def main(argv: list[str] | None = None) -> int:
+    smoke = "--smoke" in (sys.argv[1:] if argv is None else argv)
+    started = time.monotonic()
+    results, crashed = run_all(smoke)
     results["seconds"] = round(time.monotonic() - started, 1)
+    if smoke:
+        print(
+            f"smoke run of {len(BENCHMARKS)} benchmarks in {results['seconds']} s; "
+            f"crashed: {', '.join(crashed) or 'none'}"
+        )
+        return 1 if crashed else 0
+    results["targets"] = check_targets(results)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(table(results))
+    try:
+        print(table(results))
+    except (KeyError, TypeError):  # a crashed benchmark has no numbers to show
+        print(traceback.format_exc(), file=sys.stderr)
     print(f"\n(bench took {results['seconds']} s; results in {RESULTS.relative_to(Path.cwd())})")
-    return 0
+    if crashed:
+        print(f"crashed: {', '.join(crashed)}", file=sys.stderr)
+    return 1 if crashed else 0
 
 
 if __name__ == "__main__":

@@ -96,7 +96,9 @@ CLIENTS = {
 }
 
 
-def main(count: int) -> dict:
+def main(count: int = 2000, smoke: bool = False) -> dict:
+    """Each client sends ``count`` messages (``smoke``: 20, to prove the benchmark runs)."""
+    count = 20 if smoke else count
     results = {}
     with emulator_process("sender25") as base_url:
         our_hook(base_url, 50)  # warm-up: imports, first connection

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow_provider_mail._compat import dag, task
+try:  # the version-proper import: airflow.sdk on Airflow 3, airflow.decorators on Airflow 2
+    from airflow.sdk import dag, task
+except ImportError:
+    from airflow.decorators import dag, task
+
 from airflow_provider_mail.operators.sender25 import Sender25SendEmailOperator
 from airflow_provider_mail.sensors.delivery import Sender25DeliverySensor
 

@@ -10,7 +10,11 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from airflow_provider_mail._compat import dag, task
+try:  # the version-proper import: airflow.sdk on Airflow 3, airflow.decorators on Airflow 2
+    from airflow.sdk import dag, task
+except ImportError:
+    from airflow.decorators import dag, task
+
 from airflow_provider_mail.hooks.sender25 import Sender25Hook
 
 IN_PROGRESS = {"Pending", "SoftFail", "Error"}
@@ -24,6 +28,7 @@ IN_PROGRESS = {"Pending", "SoftFail", "Error"}
     tags=["example", "sender25"],
 )
 def example_sender25_hook():
+    # [START howto_hook_sender25_send]
     @task
     def send_invoice() -> dict:
         with Sender25Hook() as hook:
@@ -37,6 +42,9 @@ def example_sender25_hook():
                 attachments=[("invoice-2026-0042.txt", b"Total: R$ 1.234,56\n", "text/plain")],
             )
 
+    # [END howto_hook_sender25_send]
+
+    # [START howto_hook_sender25_read]
     @task
     def read_delivery(sent: dict, timeout: float = 60.0, poll_interval: float = 1.0) -> dict:
         report = {}
@@ -53,6 +61,8 @@ def example_sender25_hook():
                 for attempt in deliveries:
                     print(f"  attempt {attempt['id']}: {attempt['status']} - {attempt['details']}")
         return {"message_id": sent["message_id"], "recipients": report}
+
+    # [END howto_hook_sender25_read]
 
     read_delivery(send_invoice())
 

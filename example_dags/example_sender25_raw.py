@@ -7,7 +7,11 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-from airflow_provider_mail._compat import dag
+try:  # the version-proper import: airflow.sdk on Airflow 3, airflow.decorators on Airflow 2
+    from airflow.sdk import dag
+except ImportError:
+    from airflow.decorators import dag
+
 from airflow_provider_mail.operators.sender25 import Sender25SendRawOperator
 
 # A 1x1 PNG, so the example needs no file on disk.

@@ -15,7 +15,11 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from airflow_provider_mail._compat import dag, task
+try:  # the version-proper import: airflow.sdk on Airflow 3, airflow.decorators on Airflow 2
+    from airflow.sdk import dag, task
+except ImportError:
+    from airflow.decorators import dag, task
+
 from airflow_provider_mail.operators.bulk import Sender25BulkSendOperator
 from airflow_provider_mail.sensors.delivery import Sender25DeliverySensor
 
@@ -69,14 +73,15 @@ def example_sender25_statements():
         timeout=900,
     )
 
+    # [START howto_bulk_results]
     @task(trigger_rule="all_done")
     def report(sent: dict | None, deliveries: dict | None) -> dict:
         """Who was not sent, and whose message did not arrive (bounced, failed, held)."""
-        from airflow_provider_mail._bulk.results import read_results
+        from airflow_provider_mail.xcom import iter_bulk_results
 
         not_sent = []
         if sent:
-            not_sent = [r for r in read_results(sent["results_path"]) if r["status"] != "accepted"]
+            not_sent = [r for r in iter_bulk_results(sent["results_path"]) if r["status"] != "accepted"]
         undelivered = {
             entry.get("recipient") or message_id: entry.get("status")
             for message_id, entry in (deliveries or {}).items()
@@ -88,6 +93,8 @@ def example_sender25_statements():
             f"{len(undelivered)} not delivered: {undelivered or 'nobody bounced'}"
         )
         return {"not_sent": [r["row"] for r in not_sent], "undelivered": undelivered}
+
+    # [END howto_bulk_results]
 
     report(statements.output, gate.output)
 

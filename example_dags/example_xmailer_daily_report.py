@@ -12,7 +12,11 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from airflow_provider_mail._compat import dag, task
+try:  # the version-proper import: airflow.sdk on Airflow 3, airflow.decorators on Airflow 2
+    from airflow.sdk import dag, task
+except ImportError:
+    from airflow.decorators import dag, task
+
 from airflow_provider_mail.operators.xmailer import XmailerReportOperator
 
 REPORT_DIR = str(

@@ -1,9 +1,9 @@
 """`make demo`: run the example DAGs with `airflow dags test` against the embedded emulator, then report.
 
-Starts the Sender25 emulator on loopback, points ``sender25_default`` at it and runs each DAG in a
-separate `airflow` process: the hook calls, the invoice send, and the main story, send-and-confirm
-(send, wait in the triggerer until delivered, act on it; a bounce fails fast). For each it prints the
-task timeline and what the emulator received.
+Starts the Sender25 emulator on loopback, points ``sender25_default`` at it and runs four DAGs, each in
+a separate `airflow` process: the hook calls, the invoice send, the main story, send-and-confirm
+(send, wait in the triggerer until delivered, act on it; a bounce fails fast), and a bulk send of 400
+statements. For each it prints the task timeline and what the emulator received.
 """
 
 from __future__ import annotations

@@ -348,3 +348,21 @@ def test_the_daily_report_succeeds_on_a_run_with_an_empty_data_interval(
     (report,) = tmp_path.glob("xmailer-*.csv")
     assert report.read_text().startswith("queue_id,sender,recipient,delivered_at,outcome")
     assert "0 rows, 0 failed" in output
+
+
+def test_example_xmailer_bulk_sends_one_receipt_per_row_and_waits_for_the_report(
+    dags_test, xmailer_emulator, xmailer_env
+):
+    output = dags_test("example_xmailer_bulk", extra_env=xmailer_env)
+    received = xmailer_emulator.messages
+    assert sorted(r for m in received for r in m.rcpt_tos) == [
+        "ana@example.org",
+        "bo@example.org",
+        "caio@example.org",
+    ]
+    assert sorted(m.parsed["Subject"] for m in received) == [
+        "Recibo de Ana",
+        "Recibo de Bo",
+        "Recibo de Caio",
+    ]
+    assert "xmailer delivery: all 3 message(s) delivered" in output, output[-3000:]

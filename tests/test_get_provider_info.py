@@ -275,3 +275,159 @@ def test_a_form_saved_untouched_behaves_like_no_extras(conn_type, legacy):
 def test_an_enum_without_a_default_is_refused():
     with pytest.raises(ValueError, match="needs a default"):
         ExtraField("auth", "Auth", "string", "d", choices=("a", "b"))
+
+
+# -- everything else Airflow shows -------------------------------------------------------------------
+
+#: What ProvidersManager holds for this provider beyond the connection forms (a fresh interpreter).
+SHOWN_PROBE = textwrap.dedent(
+    """
+    import json
+    from airflow.providers_manager import ProvidersManager
+
+    pm = ProvidersManager()
+    data = pm.providers["airflow-provider-mail"].data
+    out = {
+        "sections": {key: data.get(key) for key in ("sensors", "triggers", "operators", "integrations")},
+        "triggers": sorted(
+            module for info in pm.trigger if info.package_name == "airflow-provider-mail"
+            for module in [info.trigger_class_name]
+        ),
+        "notifications": sorted(getattr(n, "notification_class_name", n) for n in pm.notification),
+        "configs": dict(pm.provider_configs).get("airflow-provider-mail"),
+        "cli": sorted(f.__module__ + "." + f.__name__ for f in getattr(pm, "cli_command_functions", ())),
+    }
+    print("PROBE:" + json.dumps(out, default=str))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def airflow_shows():
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run(
+        [sys.executable, "-c", SHOWN_PROBE], capture_output=True, text=True, env=env, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("PROBE:")]
+    return json.loads(line[len("PROBE:") :])
+
+
+def test_airflow_holds_the_sensors_triggers_and_bulk_operators(airflow_shows):
+    sections = airflow_shows["sections"]
+    for group, module in (
+        ("sensors", "airflow_provider_mail.sensors.delivery"),
+        ("triggers", "airflow_provider_mail.triggers.delivery"),
+        ("operators", "airflow_provider_mail.operators.bulk"),
+    ):
+        by_integration = {item["integration-name"]: item["python-modules"] for item in sections[group]}
+        assert set(by_integration) == {"Sender25", "xmailer"}
+        assert all(module in modules for modules in by_integration.values()), group
+    names = {item["integration-name"]: item for item in sections["integrations"]}
+    assert names["Sender25"]["external-doc-url"].startswith("https://")
+    assert names["xmailer"]["external-doc-url"].startswith("https://")
+
+
+def test_airflow_lists_the_trigger_and_the_notifier(airflow_shows):
+    assert set(airflow_shows["triggers"]) == {"airflow_provider_mail.triggers.delivery"}
+    assert "airflow_provider_mail.notifications.sender25.Sender25Notifier" in airflow_shows["notifications"]
+
+
+def test_airflow_holds_the_mail_provider_config_with_what_each_option_means(airflow_shows):
+    section = airflow_shows["configs"]["mail_provider"]
+    assert section["description"]
+    assert set(section["options"]) == {"send_ledger", "send_ledger_retention_days"}
+    for name, option in section["options"].items():
+        assert option["description"] and option["type"] and option["example"], name
+        assert option["default"] is not None, name
+
+
+def test_the_config_defaults_are_the_ones_the_code_applies():
+    from airflow_provider_mail._ledger import DEFAULT_RETENTION
+    from airflow_provider_mail._ledger.ledger import DEFAULT
+
+    options = INFO["config"]["mail_provider"]["options"]
+    assert options["send_ledger"]["default"] == DEFAULT
+    assert float(options["send_ledger_retention_days"]["default"]) == DEFAULT_RETENTION.days
+
+
+def test_the_cli_command_is_declared_where_airflow_reads_it(airflow_shows):
+    from airflow_provider_mail._compat import AIRFLOW_V_3_0_PLUS
+
+    assert INFO["cli"] == ["airflow_provider_mail.cli.get_cli_commands"]
+    if AIRFLOW_V_3_0_PLUS:
+        assert airflow_shows["cli"] == ["airflow_provider_mail.cli.get_cli_commands"]
+
+
+# -- through the `airflow` command line ---------------------------------------------------------------
+
+
+def _airflow(*args: str) -> str:
+    from tests.conftest import run_airflow
+
+    result = run_airflow(*args, env={"AIRFLOW__CORE__LOAD_EXAMPLES": "False"}, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    return result.stdout
+
+
+def test_airflow_providers_get_shows_the_provider():
+    out = _airflow("providers", "get", "airflow-provider-mail", "--full", "-o", "json")
+    (shown,) = json.loads(out[out.index("[") :])
+    assert shown["package-name"] == "airflow-provider-mail"
+    assert shown["description"].rstrip(".") == INFO["description"].rstrip(".")
+    for key in ("integrations", "sensors", "triggers", "notifications", "config", "operators"):
+        assert shown[key] == INFO[key], key
+
+
+def test_airflow_providers_triggers_and_notifications_list_ours():
+    triggers = json.loads(_airflow("providers", "triggers", "-o", "json"))
+    ours = {
+        (t["class"], t["integration_name"]) for t in triggers if t["package_name"] == "airflow-provider-mail"
+    }
+    assert ours == {("airflow_provider_mail.triggers.delivery", name) for name in ("Sender25", "xmailer")}
+    notifications = _airflow("providers", "notifications", "-o", "plain")
+    assert "airflow_provider_mail.notifications.sender25.Sender25Notifier" in notifications
+
+
+def test_airflow_config_list_shows_the_options_with_their_descriptions():
+    from airflow_provider_mail._compat import AIRFLOW_V_3_0_PLUS
+
+    values = ["--show-values"] if AIRFLOW_V_3_0_PLUS else []  # 3.x hides values unless asked
+    out = _airflow("config", "list", "--section", "mail_provider", *values, "-d", "-e")
+    assert "[mail_provider]" in out
+    assert "send_ledger = default" in out and "send_ledger_retention_days = 7" in out
+    assert "stops a retried try from sending a message again" in " ".join(out.split())
+    assert "# Example: send_ledger_retention_days = 30" in out
+
+
+def test_airflow_mail_ledger_purge_deletes_the_expired_records(tmp_path):
+    from datetime import timedelta
+
+    from airflow_provider_mail._compat import AIRFLOW_V_3_0_PLUS
+    from airflow_provider_mail._ledger import MESSAGE_ROW, LedgerKey, SendLedger
+    from airflow_provider_mail._ledger.backends import ObjectStorageBackend
+
+    if not AIRFLOW_V_3_0_PLUS:
+        pytest.skip("Airflow 2.11 reads no `cli` from providers (the function is there to call)")
+    location = (tmp_path / "ledger").as_uri()
+    for run_id, days in (("old", -1), ("fresh", 7)):
+        ledger = SendLedger(ObjectStorageBackend(location), LedgerKey("d", "t", run_id), timedelta(days=days))
+        record = ledger.new_record(generation=1)
+        record.rows[MESSAGE_ROW] = {"state": "accepted", "try_number": 1, "result": {"id": 1}}
+        ledger.save(record)
+    assert len(list((tmp_path / "ledger").iterdir())) == 2
+    out = _airflow("mail-ledger", "purge", location)
+    assert f"purged 1 expired send-ledger record(s) from {location}" in out
+    (left,) = (tmp_path / "ledger").iterdir()
+    assert ".fresh." in left.name
+
+
+def test_airflow_mail_ledger_purge_sends_a_variables_ledger_to_a_task():
+    from airflow_provider_mail._compat import AIRFLOW_V_3_0_PLUS
+    from tests.conftest import run_airflow
+
+    if not AIRFLOW_V_3_0_PLUS:
+        pytest.skip("Airflow 2.11 reads no `cli` from providers")
+    result = run_airflow("mail-ledger", "purge", "variable", env={"AIRFLOW__CORE__LOAD_EXAMPLES": "False"})
+    assert result.returncode != 0
+    assert 'purge_expired("variable") in a @task' in result.stdout + result.stderr

@@ -1,14 +1,20 @@
 """Fetch the current outcome of awaited messages, sync (sensor ``poke``) or async (trigger).
 
 The sync and async methods of each check differ only in how they call the hook; classification and
-the policy live in :mod:`airflow_provider_mail._delivery.policy`.
+the policy live in :mod:`airflow_provider_mail._delivery.policy`. A check lives for one wait: it keeps
+its hook (one keep-alive session) between polls and is closed when the wait ends.
+
+Both paths poll Sender25 messages :data:`POLL_CONCURRENCY` at a time: the trigger with that many
+requests in flight on the event loop, ``poke()`` with that many threads over one pooled session.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import Any
@@ -22,13 +28,16 @@ from airflow_provider_mail._delivery.policy import (
     with_delivery_detail,
     xmailer_outcome,
 )
+from airflow_provider_mail._transport.async_driver import MAX_CONNECTIONS
+from airflow_provider_mail._transport.sync_driver import POOL_SIZE
 from airflow_provider_mail._xmailer.exim import parse_queue_id
 from airflow_provider_mail._xmailer.report_parser import ReportRow
 from airflow_provider_mail.hooks.sender25 import Sender25Hook
 from airflow_provider_mail.hooks.xmailer import XmailerReportHook
 
-#: How many ``messages/message`` requests one async poll keeps in flight.
-SENDER25_CONCURRENCY = 16
+#: How many ``messages/message`` requests one poll keeps in flight, sync or async: the size of the
+#: sync session's pool and of the event loop's async client (more would only queue there).
+POLL_CONCURRENCY = min(POOL_SIZE, MAX_CONNECTIONS)
 _NEEDS_DETAIL = FINAL_FAILURES | {DeliveryStatus.HELD, DeliveryStatus.DEFERRED}
 #: The expansions every status read asks for (one tuple, not a new list per request).
 _EXPANSIONS = ("status", "details")
@@ -44,30 +53,40 @@ class Sender25DeliveryCheck:
     def __init__(self, conn_id: str, messages: dict[str, str | None]) -> None:
         self.conn_id = conn_id
         self.messages = messages
+        self._threads: ThreadPoolExecutor | None = None
 
     @cached_property
     def hook(self) -> Sender25Hook:
-        """The hook; kept for the check's lifetime so connections are reused between polls."""
+        """The hook; kept for the check's lifetime, so its keep-alive connections serve every poll."""
         return Sender25Hook(sender25_conn_id=self.conn_id)
 
+    def _read(self, key: str) -> MessageOutcome:
+        outcome = sender25_outcome(key, self.messages[key], self.hook.get_message(key, _EXPANSIONS))
+        if outcome.status in _NEEDS_DETAIL:
+            outcome = with_delivery_detail(outcome, self.hook.get_deliveries(key))
+        return outcome
+
     def check(self, keys: Iterable[str] | None = None) -> list[MessageOutcome]:
-        """Fetch the outcome of the given messages (default: all), sync.
+        """Fetch the outcome of the given messages (default: all), sync, :data:`POLL_CONCURRENCY` at a time.
+
+        The first error ends the poll (each thread stops at its next message) and is raised.
 
         :param keys: the message ids to read (the ones the schedule says are due).
         """
-        messages = self.messages
-        outcomes = []
-        for key in messages if keys is None else keys:
-            outcome = sender25_outcome(key, messages[key], self.hook.get_message(key, _EXPANSIONS))
-            if outcome.status in _NEEDS_DETAIL:
-                outcome = with_delivery_detail(outcome, self.hook.get_deliveries(key))
-            outcomes.append(outcome)
-        return outcomes
+        due = list(self.messages if keys is None else keys)
+        workers = min(POLL_CONCURRENCY, len(due))
+        if workers <= 1:
+            return [self._read(key) for key in due]
+        # the connection is fetched and the session built here: never in a pool thread
+        self.hook.get_conn()
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(POLL_CONCURRENCY, thread_name_prefix="delivery-poll")
+        return _drain(due, self._read, workers, self._threads)
 
     async def acheck(self, keys: Iterable[str] | None = None) -> list[MessageOutcome]:
-        """Fetch the outcome of the given messages (default: all), async, a bounded number in flight.
+        """Fetch the outcome of the given messages (default: all), async, :data:`POLL_CONCURRENCY` in flight.
 
-        A fixed pool of :data:`SENDER25_CONCURRENCY` workers drains the keys: no task per message.
+        A fixed pool of workers drains the keys: no task per message.
 
         :param keys: the message ids to read (the ones the schedule says are due).
         """
@@ -85,12 +104,48 @@ class Sender25DeliveryCheck:
                 outcomes.append(outcome)
 
         # no more workers than messages: a triggerer runs thousands of one-message waits
-        await asyncio.gather(*(worker() for _ in range(min(SENDER25_CONCURRENCY, len(due)))))
+        await asyncio.gather(*(worker() for _ in range(min(POLL_CONCURRENCY, len(due)))))
         return outcomes
+
+    def close(self) -> None:
+        """Release the threads and the keep-alive session (the end of a wait)."""
+        if self._threads is not None:
+            self._threads.shutdown(wait=True)
+            self._threads = None
+        if "hook" in self.__dict__:
+            self.hook.close()
 
     async def aclose(self) -> None:
         """Release the async client."""
         await self.hook.aclose()
+
+
+def _drain(
+    keys: list[str], read: Callable[[str], MessageOutcome], workers: int, threads: ThreadPoolExecutor
+) -> list[MessageOutcome]:
+    """``read`` every key on ``workers`` threads pulling from one queue; stop at the first error."""
+    pending = iter(keys)
+    lock = threading.Lock()
+    outcomes: list[MessageOutcome] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        while not errors:
+            with lock:
+                key = next(pending, None)
+            if key is None:
+                return
+            try:
+                outcomes.append(read(key))
+            except BaseException as err:  # raised on the caller's thread below
+                errors.append(err)
+                return
+
+    for future in [threads.submit(worker) for _ in range(workers)]:
+        future.result()
+    if errors:
+        raise errors[0]
+    return outcomes
 
 
 class XmailerDeliveryCheck:
@@ -166,6 +221,11 @@ class XmailerDeliveryCheck:
             return self.targets
         wanted = set(keys)
         return [target for target in self.targets if target.key in wanted]
+
+    def close(self) -> None:
+        """Release the keep-alive session (the end of a wait)."""
+        if "hook" in self.__dict__:
+            self.hook.close()
 
     async def aclose(self) -> None:
         """Nothing to release: each async report request uses its own client."""

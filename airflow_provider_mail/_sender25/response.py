@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from airflow_provider_mail._shared.redact import Redactor
 from airflow_provider_mail._transport.failures import AttemptFailed, FailureKind, kind_of_http_status
 from airflow_provider_mail._transport.http import HttpResponse
 from airflow_provider_mail._transport.retry import parse_retry_after
@@ -27,7 +28,7 @@ from airflow_provider_mail.exceptions import (
 GATEWAY_STATUSES = frozenset({408, 429, 502, 503, 504})
 
 
-def interpret_response(response: HttpResponse, *, path: str, redact: Callable[[str], str] = str) -> Any:
+def interpret_response(response: HttpResponse, *, path: str, redact: Redactor | None = None) -> Any:
     """Return the envelope's ``data`` for a success; raise the named error or :class:`AttemptFailed`.
 
     API errors (an ``error``/``parameter-error`` envelope) are raised as they are: the service answered,
@@ -37,6 +38,7 @@ def interpret_response(response: HttpResponse, *, path: str, redact: Callable[[s
     :param path: the API path, for messages.
     :param redact: removes the connection's secrets from texts (a server may echo them).
     """
+    redact = redact or Redactor([])
     status = response.status
     excerpt = _excerpt(response.body, redact)
     if 300 <= status < 400:
@@ -79,7 +81,10 @@ def interpret_response(response: HttpResponse, *, path: str, redact: Callable[[s
     if api_status == "success":
         return envelope.get("data")
     if api_status in ("error", "parameter-error"):
-        raise sender25_error_from_envelope(envelope.get("data"), status=api_status, http_status=status)
+        # An authentication error echoes the key it got (``data.token``, or inside the message):
+        # every string of the answer is cleaned before it reaches an exception, a log or an XCom.
+        data = envelope.get("data")
+        raise sender25_error_from_envelope(redact.json(data), status=api_status, http_status=status)
     failure = unexpected(
         f"Sender25 answered HTTP {status} on {path} with a body that is not an API envelope "
         f"(status {api_status!r}): {excerpt}",

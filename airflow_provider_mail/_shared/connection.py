@@ -8,7 +8,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import math
+import os
 import re
+import ssl
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -18,6 +20,8 @@ from airflow_provider_mail.exceptions import MailConfigurationError, MailValidat
 if TYPE_CHECKING:
     from airflow_provider_mail._compat import Connection
 
+#: The longest duration a number extra may give (timeouts, backoffs): a day.
+MAX_SECONDS = 86400.0
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 #: Whitespace, control characters (C0, DEL, C1) and Unicode line/paragraph separators.
@@ -214,7 +218,10 @@ class ConnectionExtras:
     def number(
         self, name: str, default: float, *, positive: bool = False, override: float | None = None
     ) -> float:
-        """A finite number extra, ``>= 0`` (or ``> 0`` when ``positive``: timeouts).
+        """A number of seconds, ``>= 0`` (or ``> 0`` when ``positive``: timeouts), at most a day.
+
+        Every number extra is a duration handed to sockets, ``time.sleep`` and the watchdog, which
+        overflow far below ``float``'s range (``1e300``): a day bounds any sensible value.
 
         :param name: the extra's name.
         :param default: used when unset.
@@ -228,9 +235,10 @@ class ConnectionExtras:
             number = float(value) if not isinstance(value, bool) else math.nan
         except (TypeError, ValueError, OverflowError):
             number = math.nan
-        if not math.isfinite(number) or number < 0 or (positive and number == 0):
+        if not math.isfinite(number) or number < 0 or (positive and number == 0) or number > MAX_SECONDS:
+            lowest = "> 0" if positive else ">= 0"
             raise self._bad(
-                name, value, "a finite number > 0" if positive else "a finite number >= 0", override
+                name, value, f"a number of seconds {lowest} and <= {MAX_SECONDS:g} (a day)", override
             )
         return number
 
@@ -295,12 +303,45 @@ class ConnectionExtras:
         raise self._bad(name, value, "true or false")
 
     def verify(self) -> bool | str:
-        """The ``verify`` extra: a boolean, or the path of a CA bundle."""
+        """The ``verify`` extra: a boolean, or the path of a CA bundle (checked here: it must load)."""
         value = self.raw("verify")
         if value is None or isinstance(value, bool):
             return True if value is None else value
         text = str(value).strip()
-        return self.boolean("verify", True) if text.lower() in _TRUE | _FALSE else text
+        if text.lower() in _TRUE | _FALSE:
+            return self.boolean("verify", True)
+        return self.ca_bundle("verify", text)
+
+    def ca_file(self, name: str) -> str | None:
+        """An optional CA bundle path extra (checked like :meth:`ca_bundle`).
+
+        :param name: the extra's name.
+        """
+        path = self.text(name)
+        return None if path is None else self.ca_bundle(name, path.strip())
+
+    def ca_bundle(self, name: str, path: str) -> str:
+        """A CA bundle path (file or ``c_rehash`` directory) that exists and loads.
+
+        Checked when the connection is read, so the sync and async paths fail alike, before any
+        network call, with a named error instead of ``FileNotFoundError`` or ``ssl.SSLError``.
+
+        :param name: the extra's name.
+        :param path: its value.
+        """
+        expected = "true, false or the path of a CA bundle (PEM file or directory) that exists"
+        if not os.path.exists(path):
+            raise self._bad(name, path, expected)
+        try:
+            if os.path.isdir(path):
+                ssl.create_default_context(capath=path)
+            else:
+                ssl.create_default_context(cafile=path)
+        except (OSError, ValueError, ssl.SSLError) as err:
+            raise self._bad(
+                name, path, f"{expected}; it could not be loaded ({type(err).__name__})"
+            ) from None
+        return path
 
     def _bad(self, name: str, value: Any, expected: str, override: Any = None) -> MailConfigurationError:
         where = f"the hook argument `{name}`" if override is not None else f"extra {name!r}"

@@ -16,7 +16,12 @@ from typing import Any
 
 import httpx
 
-from airflow_provider_mail._transport.failures import AttemptFailed, FailureKind, is_tls_verification_failure
+from airflow_provider_mail._transport.failures import (
+    AttemptFailed,
+    FailureKind,
+    is_tls_verification_failure,
+    retold,
+)
 from airflow_provider_mail._transport.http import (
     STREAM_PROGRESS_BYTES,
     DriverSettings,
@@ -106,7 +111,7 @@ class AsyncHttpDriver:
                     self._client().request(**_arguments(request)), timeout=self.deadline
                 )
             except Exception as err:
-                raise self._failure(request, err) from err
+                raise self._failure(request, err) from retold(err, self.settings.redact)
         return HttpResponse(response.status_code, response.headers, response.content)
 
     @asynccontextmanager
@@ -120,7 +125,7 @@ class AsyncHttpDriver:
             try:
                 response = await asyncio.wait_for(opened.__aenter__(), timeout=self.deadline)
             except Exception as err:
-                raise self._failure(request, err) from err
+                raise self._failure(request, err) from retold(err, self.settings.redact)
             try:
                 yield AsyncStream(self, request, response)
             finally:
@@ -174,7 +179,7 @@ class AsyncStream:
             except StopAsyncIteration:
                 return
             except Exception as err:
-                raise self._driver._failure(self._request, err) from err
+                raise self._driver._failure(self._request, err) from retold(err, self._driver.settings.redact)
             yield chunk
 
 

@@ -15,9 +15,10 @@ of both services:
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import Enum
 
+from airflow_provider_mail._shared.redact import without_query_strings
 from airflow_provider_mail.exceptions import MailProviderError
 
 
@@ -35,13 +36,41 @@ class AttemptFailed(Exception):
     :param kind: the failure class.
     :param error: the named error to raise when no retry follows.
     :param retry_after: the server's ``Retry-After`` in seconds, if it sent one.
+    :param connection_ended: the server had ended a kept connection before this request began (an
+        idle timeout, SMTP ``421`` at MAIL): a new connection may go on at once.
     """
 
-    def __init__(self, kind: FailureKind, error: MailProviderError, *, retry_after: float | None = None):
+    def __init__(
+        self,
+        kind: FailureKind,
+        error: MailProviderError,
+        *,
+        retry_after: float | None = None,
+        connection_ended: bool = False,
+    ):
         super().__init__(str(error))
         self.kind = kind
         self.error = error
         self.retry_after = retry_after
+        self.connection_ended = connection_ended
+
+
+class LibraryError(Exception):
+    """A library's exception retold without secrets: its type and its redacted text.
+
+    It stands in as the cause of a failure: the original's text (and its own chain) may quote a URL
+    with credentials in its query string, and every traceback prints the cause.
+    """
+
+
+def retold(err: BaseException, redact: Callable[[str], str]) -> LibraryError:
+    """The stand-in for ``err`` in an exception chain (see :class:`LibraryError`).
+
+    :param err: the library's exception.
+    :param redact: removes the connection's secrets from a text.
+    """
+    kind = type(err)
+    return LibraryError(f"{kind.__module__}.{kind.__qualname__}: {without_query_strings(redact(str(err)))}")
 
 
 #: HTTP statuses that prove the front answered without passing the request on.

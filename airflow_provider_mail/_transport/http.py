@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from airflow_provider_mail._shared.redact import without_query_strings
 from airflow_provider_mail._transport.failures import AttemptFailed, FailureKind
 from airflow_provider_mail._transport.tls import TlsSettings
 from airflow_provider_mail.exceptions import MailProviderError
@@ -81,7 +82,7 @@ class DriverSettings:
         :param http_status: the HTTP status, if a response arrived.
         """
         make = self.configuration_error if kind is FailureKind.CONFIGURATION else self.transport_error
-        return AttemptFailed(kind, make(self.redact(text), http_status=http_status))
+        return AttemptFailed(kind, make(without_query_strings(self.redact(text)), http_status=http_status))
 
     def tls_failure(self, url: str, err: BaseException) -> AttemptFailed:
         """The failure of a TLS verification: a configuration error naming the fix.

@@ -15,7 +15,12 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
 from airflow_provider_mail._transport.failures import AttemptFailed, FailureKind
-from airflow_provider_mail.exceptions import AmbiguousSendError
+from airflow_provider_mail.exceptions import (
+    NOTHING_WENT_OUT,
+    UNKNOWN_OUTCOME,
+    AmbiguousSendError,
+    MailProviderError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +29,9 @@ log = logging.getLogger(__name__)
 class RetryPolicy:
     """How many times and how long to wait before repeating a request.
 
-    Waits grow exponentially with "full jitter" (a random fraction of the exponential step), so many
-    workers hitting the same outage do not retry in lock-step. A server's ``Retry-After`` wins when it
-    is longer, capped at ``max_wait``.
+    Waits grow exponentially with "equal jitter" (a random time between half and all of the exponential
+    step), so many workers hitting the same outage do not retry in lock-step. A server's ``Retry-After``
+    wins when it is longer, capped at ``max_wait``.
 
     :param max_retries: retries after the first attempt (0 = try once).
     :param backoff: the first step in seconds; step *n* is ``backoff * 2**n``.
@@ -78,12 +83,14 @@ class SendIdentity:
     :param what: the operation, e.g. ``/api/v1/send/message`` or ``SMTP DATA``.
     :param recipients: who may have been sent the message.
     :param where_to_look: how the user can find out whether it was queued.
+    :param message_id: the message's Message-ID, when known before the send.
     """
 
     service: str
     what: str
     recipients: Sequence[str]
     where_to_look: str
+    message_id: str | None = None
 
 
 class Attempts:
@@ -116,6 +123,7 @@ class Attempts:
         :param failed: the failure of the attempt just made.
         """
         self.made += 1
+        outcome_of_failure(failed)
         if failed.kind is FailureKind.CONFIGURATION:
             raise failed.error
         if failed.kind is FailureKind.MAYBE_SENT and self.send is not None:
@@ -134,6 +142,20 @@ class Attempts:
         return wait
 
 
+def outcome_of_failure(failed: AttemptFailed) -> MailProviderError:
+    """Give the failure's error what went out, from the failure's class, unless its raiser set it.
+
+    ``NEVER_SENT`` and ``CONFIGURATION`` failures never reached the application (nothing went out);
+    after a ``MAYBE_SENT`` one the outcome is unknown.
+
+    :param failed: the failed attempt.
+    """
+    error = failed.error
+    if "send_outcome" not in vars(error):
+        error.with_outcome(UNKNOWN_OUTCOME if failed.kind is FailureKind.MAYBE_SENT else NOTHING_WENT_OUT)
+    return error
+
+
 def ambiguous_send_error(send: SendIdentity, error: Exception) -> AmbiguousSendError:
     """The error of a send whose outcome is unknown: what happened, and what to check before re-sending.
 
@@ -150,4 +172,5 @@ def ambiguous_send_error(send: SendIdentity, error: Exception) -> AmbiguousSendE
         service=send.service,
         recipients=recipients,
         http_status=getattr(error, "http_status", None),
+        message_id=send.message_id,
     )

@@ -16,6 +16,7 @@ from airflow_provider_mail._transport.failures import (
     AttemptFailed,
     FailureKind,
     is_tls_verification_failure,
+    retold,
     wrapped_errors,
 )
 from airflow_provider_mail._transport.http import (
@@ -85,7 +86,7 @@ class SyncHttpDriver:
                 response = self._open(request)
                 body = response.content
             except Exception as err:
-                raise self._failure(request, err, guard) from err
+                raise self._failure(request, err, guard) from retold(err, self.settings.redact)
             finally:
                 alarm.cancel()
                 guard.settle()
@@ -105,7 +106,7 @@ class SyncHttpDriver:
             try:
                 response = self._open(request)
             except Exception as err:
-                raise self._failure(request, err, guard) from err
+                raise self._failure(request, err, guard) from retold(err, self.settings.redact)
             finally:
                 alarm.cancel()
         try:
@@ -181,7 +182,9 @@ class SyncStream:
                 try:
                     chunk = next(iterator, None)
                 except Exception as err:
-                    raise self._driver._failure(self._request, err, self._guard) from err
+                    raise self._driver._failure(self._request, err, self._guard) from retold(
+                        err, self._driver.settings.redact
+                    )
                 finally:
                     alarm.cancel()
             if chunk is None:

@@ -11,11 +11,19 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import logging
+import math
 import socket
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+log = logging.getLogger(__name__)
+
+#: The longest single wait of the thread: a longer (or infinite) delay is waited in steps, so no
+#: caller's delay can overflow ``Condition.wait`` (``OverflowError: timestamp too large``).
+MAX_WAIT = 60.0
 
 
 class Alarm:
@@ -43,7 +51,12 @@ class Alarm:
 
 
 class Watchdog:
-    """Fires alarms from one background thread (started on first use)."""
+    """Fires alarms from one background thread (started on first use).
+
+    The thread is shared by every call of the process, so no caller's input may stop it: delays are
+    checked in the caller's thread, waits are bounded, an action that raises is logged, and a thread
+    that died anyway is started again by the next :meth:`arm`.
+    """
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, Alarm]] = []
@@ -54,13 +67,17 @@ class Watchdog:
     def arm(self, delay: float, action: Callable[[], None]) -> Alarm:
         """Fire ``action`` in ``delay`` seconds unless the returned alarm is cancelled first.
 
-        :param delay: seconds from now.
+        :param delay: seconds from now (``inf``: never, unless cancelled).
         :param action: what to do.
+        :raises ValueError: for a delay that is not a number >= 0 (in the caller, never in the thread).
         """
+        delay = float(delay)
+        if math.isnan(delay) or delay < 0:
+            raise ValueError(f"an alarm's delay must be a number >= 0, got {delay!r}")
         alarm = Alarm(time.monotonic() + delay, action)
         with self._condition:
             heapq.heappush(self._heap, (alarm.at, next(self._order), alarm))
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="mail-provider-watchdog", daemon=True)
                 self._thread.start()
             self._condition.notify()
@@ -77,10 +94,13 @@ class Watchdog:
                     continue
                 delay = at - time.monotonic()
                 if delay > 0:
-                    self._condition.wait(delay)
+                    self._condition.wait(min(delay, MAX_WAIT))
                     continue
                 heapq.heappop(self._heap)
-            alarm.fire()
+            try:
+                alarm.fire()
+            except Exception:  # one call's failing action must not end every later call's deadline
+                log.exception("a watchdog alarm failed")
 
 
 WATCHDOG = Watchdog()

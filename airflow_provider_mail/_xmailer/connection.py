@@ -152,7 +152,7 @@ def resolve_xmailer_settings(
         smtp_host=smtp_host,
         smtp_port=smtp_port,
         smtp_tls=smtp_tls,
-        smtp_ca_file=extras.text("smtp_ca_file"),
+        smtp_ca_file=extras.ca_file("smtp_ca_file"),
         smtp_verify=extras.boolean("smtp_verify", True),
         from_email=extras.text("from_email"),
     )

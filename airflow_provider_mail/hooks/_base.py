@@ -1,8 +1,9 @@
 """What the hooks of both services share: the connection, its validated settings, the redaction of its
-secrets, and the sync and async drivers built from one set of transport settings.
+secrets, and (for the HTTP hooks) the sync and async drivers built from one set of transport settings.
 
 A hook subclass says how to read its connection (:meth:`MailServiceHook._resolve_settings`), which
-values are secret, and which errors name its failures; everything else is decided here once.
+values are secret, and which errors name its failures; everything else is decided here once. The SMTP
+hook derives from :class:`MailServiceHook` alone: it has no HTTP session.
 """
 
 from __future__ import annotations
@@ -37,9 +38,6 @@ class MailServiceHook(BaseHook, Generic[SettingsT]):
 
     conn_name_attr: str
     conn_type: str
-    #: The service's errors for a failed request and for a misconfigured connection.
-    transport_error: Callable[..., MailProviderError]
-    configuration_error: Callable[..., MailProviderError]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -68,13 +66,6 @@ class MailServiceHook(BaseHook, Generic[SettingsT]):
     def _secrets(self, settings: SettingsT) -> list[str]:
         raise NotImplementedError
 
-    def _endpoint(self, settings: SettingsT) -> str:
-        """The URL whose proxy settings apply."""
-        raise NotImplementedError
-
-    def _session_headers(self) -> dict[str, str]:
-        return {}
-
     # -- shared ------------------------------------------------------------------------------------
     @cached_property
     def conn(self) -> Connection:
@@ -99,6 +90,42 @@ class MailServiceHook(BaseHook, Generic[SettingsT]):
     def redact(self) -> Redactor:
         """Removes the connection's secrets from any text, in every form they take."""
         return Redactor(self._secrets(self.settings))
+
+    def close(self) -> None:
+        """Release what the hook holds open (nothing here)."""
+
+    async def aclose(self) -> None:
+        """Nothing to release: async calls use the event loop's shared client."""
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Any:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+class HttpServiceHook(MailServiceHook[SettingsT]):
+    """Base of the hooks that speak HTTP (Sender25, the xmailer report): a pooled session and the drivers.
+
+    :param kwargs: passed to Airflow's ``BaseHook``.
+    """
+
+    #: The service's errors for a failed request and for a misconfigured connection.
+    transport_error: Callable[..., MailProviderError]
+    configuration_error: Callable[..., MailProviderError]
+
+    def _endpoint(self, settings: SettingsT) -> str:
+        """The URL whose proxy settings apply."""
+        raise NotImplementedError
+
+    def _session_headers(self) -> dict[str, str]:
+        return {}
 
     @cached_property
     def driver_settings(self) -> DriverSettings:
@@ -137,21 +164,6 @@ class MailServiceHook(BaseHook, Generic[SettingsT]):
             self.session.close()
             del self.__dict__["session"]
             self.__dict__.pop("_driver", None)
-
-    async def aclose(self) -> None:
-        """Nothing to release: async calls use the event loop's shared client."""
-
-    def __enter__(self) -> Any:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Any:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
 
 # Airflow < 3.2 reads the connection form only from the registered hook class's own ``__dict__``,

@@ -36,7 +36,7 @@ from airflow_provider_mail.exceptions import (
     Sender25TransportError,
 )
 from airflow_provider_mail.hooks._base import (
-    MailServiceHook,
+    HttpServiceHook,
     connection_form_widgets,
     connection_ui_field_behaviour,
 )
@@ -58,7 +58,7 @@ MESSAGE_PATH = "/api/v1/messages/message"
 DELIVERIES_PATH = "/api/v1/messages/deliveries"
 
 
-class Sender25Hook(MailServiceHook[Sender25ConnectionSettings]):
+class Sender25Hook(HttpServiceHook[Sender25ConnectionSettings]):
     """Talk to the Sender25 API with an Airflow connection of type ``sender25``.
 
     The API key is the connection's password. ``host`` is a host name or a full base URL (default
@@ -155,7 +155,7 @@ class Sender25Hook(MailServiceHook[Sender25ConnectionSettings]):
         :param reply_to: the Reply-To address.
         :param tag: Postal's tag for the message.
         :param headers: extra headers.
-        :param attachments: :class:`~airflow_provider_mail._sender25.payload.Attachment` objects,
+        :param attachments: :class:`~airflow_provider_mail.attachments.Attachment` objects,
             dicts (``name``, ``data`` bytes, ``content_type``) or ``(name, data, content_type)`` tuples.
         :param bounce: send as a bounce (empty envelope sender).
         """
@@ -313,7 +313,7 @@ class Sender25Hook(MailServiceHook[Sender25ConnectionSettings]):
         )
 
     def _interpret(self, response: Any, path: str) -> Any:
-        return interpret_response(response, path=path, redact=self.driver_settings.redact)
+        return interpret_response(response, path=path, redact=self.redact)
 
     def _attempts(self, path: str, send_to: list[str] | None) -> Attempts:
         send = None if send_to is None else SendIdentity("sender25", path, send_to, WHERE_TO_LOOK)

@@ -8,15 +8,21 @@ Both use the provider's one retry policy (:class:`~airflow_provider_mail._transp
 
 from __future__ import annotations
 
-import smtplib
-import ssl
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_mail._transport.failures import AttemptFailed, FailureKind, is_tls_verification_failure
+from airflow_provider_mail._transport.failures import AttemptFailed, FailureKind
 from airflow_provider_mail._transport.http import HttpRequest
 from airflow_provider_mail._transport.retry import Attempts, SendIdentity
+from airflow_provider_mail._transport.smtp_driver import (
+    Envelope,
+    SmtpConnection,
+    SmtpDriver,
+    SmtpSettings,
+    quit_quietly,
+)
 from airflow_provider_mail._xmailer.connection import XmailerConnectionSettings, resolve_xmailer_settings
 from airflow_provider_mail._xmailer.report_filter import ReportFilter
 from airflow_provider_mail._xmailer.report_parser import ParseStats, ReportParser, ReportRow
@@ -26,12 +32,11 @@ from airflow_provider_mail._xmailer.smtp_reply import extract_queue_id
 from airflow_provider_mail.exceptions import (
     XmailerConfigurationError,
     XmailerRecipientsRefused,
-    XmailerSmtpAuthError,
-    XmailerSmtpError,
     XmailerTransportError,
     XmailerUnexpectedResponse,
 )
 from airflow_provider_mail.hooks._base import (
+    HttpServiceHook,
     MailServiceHook,
     connection_form_widgets,
     connection_ui_field_behaviour,
@@ -58,9 +63,6 @@ class _XmailerBaseHook(MailServiceHook[XmailerConnectionSettings]):
     conn_type = "xmailer"
     hook_name = "xmailer"
 
-    transport_error = XmailerTransportError
-    configuration_error = XmailerConfigurationError
-
     def __init__(
         self, xmailer_conn_id: str = default_conn_name, *, max_retries: int | None = None, **kwargs: Any
     ):
@@ -73,9 +75,6 @@ class _XmailerBaseHook(MailServiceHook[XmailerConnectionSettings]):
 
     def _secrets(self, settings: XmailerConnectionSettings) -> list[str]:
         return [settings.password]
-
-    def _endpoint(self, settings: XmailerConnectionSettings) -> str:
-        return settings.report_url
 
     def test_connection(self) -> tuple[bool, str]:
         """Check both halves of the connection without sending mail; never raises.
@@ -137,12 +136,12 @@ class XmailerReport:
         self.stats = parser.stats
 
 
-class XmailerReportHook(_XmailerBaseHook):
+class XmailerReportHook(HttpServiceHook[XmailerConnectionSettings], _XmailerBaseHook):
     """Read xmailer's delivery report with a connection of type ``xmailer``.
 
     ``login``/``password`` are the SMTP credentials (or ``password`` is the token with extra
     ``auth=token``); ``host`` defaults to ``api.xmailer.com.br``. Requests are POST forms, so the
-    password never goes into a URL.
+    password stays out of the URL, unless the extra ``report_method=get`` asks for a GET.
 
     :param xmailer_conn_id: the connection id (default ``xmailer_default``).
     :param max_retries: retries of the report request; overrides the extra.
@@ -151,6 +150,12 @@ class XmailerReportHook(_XmailerBaseHook):
     # Airflow < 3.2 reads the form only from the registered class's own __dict__, never from a base.
     get_connection_form_widgets = classmethod(connection_form_widgets)
     get_ui_field_behaviour = classmethod(connection_ui_field_behaviour)
+
+    transport_error = XmailerTransportError
+    configuration_error = XmailerConfigurationError
+
+    def _endpoint(self, settings: XmailerConnectionSettings) -> str:
+        return settings.report_url
 
     def get_report(
         self,
@@ -258,28 +263,124 @@ class XmailerReportHook(_XmailerBaseHook):
 class XmailerSmtpHook(_XmailerBaseHook):
     """Send mail through the xmailer SMTP relay and keep its queue id.
 
-    The transaction is driven step by step: TLS (STARTTLS or implicit), AUTH, MAIL, one RCPT per
-    recipient with its reply kept, DATA as CRLF bytes. A failure before DATA (refused connection, a
-    relay that hangs up during MAIL or RCPT) means nothing was queued: the whole transaction is
-    retried under the connection's policy. Once DATA was issued nothing is ever re-sent
-    (:class:`AmbiguousSendError`).
+    The transaction is driven step by step (:mod:`~airflow_provider_mail._transport.smtp_driver`):
+    TLS (STARTTLS or implicit), AUTH, MAIL, one RCPT per recipient with its reply kept, DATA as CRLF
+    bytes. Every reply is read by the phase it came in: before the end of DATA nothing is queued, so a
+    refusal for now (4xx, ``421``) or a hang-up there is tried again under the connection's policy;
+    once the message's final dot was sent without an answer nothing is ever re-sent
+    (:class:`AmbiguousSendError`). Every error says what went out
+    (:func:`~airflow_provider_mail.exceptions.send_outcome_of`).
+
+    Like Airflow's ``SmtpHook``, a ``with`` block keeps one SMTP connection for every send in it:
+
+    .. code-block:: python
+
+        with XmailerSmtpHook() as hook:
+            for built in messages:
+                hook.send(built)
+
+    Outside a ``with`` block each :meth:`send` opens and closes its own connection.
 
     :param xmailer_conn_id: the connection id (default ``xmailer_default``).
-    :param max_retries: retries of failures before DATA; overrides the extra.
+    :param max_retries: retries of failures before the end of DATA; overrides the extra.
     """
+
+    def __init__(
+        self,
+        xmailer_conn_id: str = _XmailerBaseHook.default_conn_name,
+        *,
+        max_retries: int | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(xmailer_conn_id, max_retries=max_retries, **kwargs)
+        self._kept: XmailerSmtpSession | None = None
+
+    @cached_property
+    def smtp_driver(self) -> SmtpDriver:
+        """The SMTP driver of this connection (no network until a send)."""
+        settings = self.settings
+        return SmtpDriver(
+            SmtpSettings(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                tls=settings.smtp_tls,
+                timeout=settings.timeout,
+                username=settings.username,
+                password=settings.password,
+                ca_file=settings.smtp_ca_file,
+                verify=settings.smtp_verify,
+                redact=self.redact,
+            )
+        )
 
     def send(self, built: BuiltMessage, *, fail_on_refused: bool = False) -> dict[str, Any]:
         """Send a built message; return ``{"queue_id", "accepted", "refused", "sent_at", "message_id"}``.
 
+        Inside ``with hook:`` the hook's one connection carries it; otherwise a connection is opened and
+        closed for it.
+
         :param built: the message and its envelope, from
             :func:`~airflow_provider_mail._shared.mime.build_email_message`.
         :param fail_on_refused: raise :class:`XmailerRecipientsRefused` when any recipient is refused
-            (the accepted ones were still sent).
+            (the accepted ones were still sent; the error keeps their queue id).
         """
-        return self._send(built, fail_on_refused, self._attempt)
+        if self._kept is not None:
+            return self._kept.send(built, fail_on_refused=fail_on_refused)
+        with self.smtp_session() as session:
+            return session.send(built, fail_on_refused=fail_on_refused)
+
+    def send_message(
+        self,
+        *,
+        to: str | Iterable[str] | None,
+        from_email: str,
+        subject: str | None = None,
+        plain_body: str | None = None,
+        html_body: str | None = None,
+        cc: str | Iterable[str] | None = None,
+        bcc: str | Iterable[str] | None = None,
+        sender: str | None = None,
+        reply_to: str | None = None,
+        headers: Mapping[str, Any] | None = None,
+        attachments: Iterable[Any] | None = None,
+        fail_on_refused: bool = False,
+    ) -> dict[str, Any]:
+        """Build and send a message from the arguments every sender of this package takes (as
+        ``Sender25Hook.send_message``); return :class:`~airflow_provider_mail.xcom.XmailerSendResult`.
+
+        :param to: recipients, a list or a comma/semicolon separated string.
+        :param from_email: the From address.
+        :param subject: the subject.
+        :param plain_body: the text body.
+        :param html_body: the HTML body.
+        :param cc: Cc recipients.
+        :param bcc: Bcc recipients.
+        :param sender: the Sender header.
+        :param reply_to: the Reply-To address.
+        :param headers: extra headers.
+        :param attachments: :class:`~airflow_provider_mail.attachments.Attachment` objects or
+            ``(name, data, content_type)`` tuples.
+        :param fail_on_refused: raise when any recipient is refused (the accepted ones were still sent).
+        """
+        from airflow_provider_mail._shared.mime import build_email_message
+
+        built = build_email_message(
+            to=to,
+            from_email=from_email,
+            subject=subject,
+            plain_body=plain_body,
+            html_body=html_body,
+            cc=cc,
+            bcc=bcc,
+            sender=sender,
+            reply_to=reply_to,
+            headers=headers,
+            attachments=attachments or (),
+        )
+        return self.send(built, fail_on_refused=fail_on_refused)
 
     def smtp_session(self) -> XmailerSmtpSession:
-        """An SMTP session that sends several messages over one connection (bulk senders).
+        """A new SMTP session of its own (one per thread: bulk senders open one per worker).
 
         .. code-block:: python
 
@@ -289,30 +390,53 @@ class XmailerSmtpHook(_XmailerBaseHook):
         """
         return XmailerSmtpSession(self)
 
-    def _send(
-        self,
-        built: BuiltMessage,
-        fail_on_refused: bool,
-        attempt: Callable[[BuiltMessage, bytes], dict[str, Any]],
-    ) -> dict[str, Any]:
-        data = built.as_bytes()
-        send = SendIdentity("xmailer", f"SMTP to {self._relay}", list(built.recipients), WHERE_TO_LOOK)
+    def get_conn(self) -> XmailerSmtpSession:
+        """The hook's kept SMTP session, connected and authenticated; closed by :meth:`close`."""
+        if self._kept is None:
+            self._kept = self.smtp_session()
+        self._kept.open()
+        return self._kept
+
+    def __enter__(self) -> XmailerSmtpHook:
+        if self._kept is None:
+            self._kept = self.smtp_session()  # connects at the first send
+        return self
+
+    def close(self) -> None:
+        """Say QUIT on the kept connection, if any."""
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            kept.close()
+
+    def _send(self, built: BuiltMessage, fail_on_refused: bool, connection: SmtpConnection) -> dict[str, Any]:
+        envelope = Envelope(built.mail_from, list(built.recipients), built.as_bytes(), built.message_id)
+        send = SendIdentity(
+            "xmailer", f"SMTP to {self._relay}", list(built.recipients), WHERE_TO_LOOK, built.message_id
+        )
         attempts = Attempts(self.settings.retry_policy, f"xmailer SMTP {self._relay}", send=send)
         while True:
             try:
-                result = attempt(built, data)
+                delivery = connection.deliver(envelope)
                 break
             except AttemptFailed as failed:
                 self._sleep(attempts.wait_after(failed))
-        if result["refused"] and (fail_on_refused or not result["accepted"]):
+        queued = delivery.end_reply is not None
+        queue_id = extract_queue_id(delivery.end_reply) if delivery.end_reply is not None else None
+        result = _result(
+            built,
+            queue_id,
+            delivery.accepted,
+            delivery.refused,
+            sent_at=datetime.now(timezone.utc).isoformat() if queued else None,
+        )
+        if delivery.refused and (fail_on_refused or not delivery.accepted):
             raise XmailerRecipientsRefused(
-                f"the relay refused {len(result['refused'])} recipient(s): {result['refused']}"
-                + (
-                    f"; sent to {result['accepted']} (queue id {result['queue_id']})"
-                    if result["accepted"]
-                    else ""
-                ),
-                refused=result["refused"],
+                f"the relay refused {len(delivery.refused)} recipient(s): {delivery.refused}"
+                + (f"; sent to {delivery.accepted} (queue id {queue_id})" if delivery.accepted else ""),
+                refused=delivery.refused,
+                accepted=delivery.accepted,
+                queue_id=queue_id,
+                message_id=built.message_id,
             )
         return result
 
@@ -323,143 +447,38 @@ class XmailerSmtpHook(_XmailerBaseHook):
     def check_login(self) -> str:
         """Connect, negotiate TLS, authenticate and quit; return what was checked (raises on failure)."""
         try:
-            _quit_quietly(self._connect())
+            quit_quietly(self.smtp_driver.connect())
         except AttemptFailed as failed:
             raise failed.error from None
         return f"SMTP relay {self._relay} accepted the login of {self.settings.username!r}"
-
-    def _attempt(self, built: BuiltMessage, data: bytes) -> dict[str, Any]:
-        client = self._connect()
-        try:
-            result = self._transaction(client, built, data)
-        except BaseException:
-            # interrupted (a failure, or Airflow's execution_timeout): drop the line, do not wait
-            # for the relay to answer a polite QUIT
-            client.close()
-            raise
-        _quit_quietly(client)
-        return result
-
-    def _failure(self, kind: FailureKind, text: str, err: BaseException) -> AttemptFailed:
-        if is_tls_verification_failure(err):
-            kind = FailureKind.CONFIGURATION
-            text = (
-                f"TLS verification of the relay {self._relay} failed ({err!r}); fix smtp_ca_file/smtp_verify"
-            )
-            text += " (nothing was sent)"
-        return self.driver_settings.failure(kind, text)
-
-    def _tls_context(self) -> ssl.SSLContext:
-        settings = self.settings
-        context = ssl.create_default_context(cafile=settings.smtp_ca_file)
-        if not settings.smtp_verify:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
-
-    def _connect(self) -> smtplib.SMTP:
-        settings = self.settings
-        try:
-            if settings.smtp_tls == "ssl":
-                client: smtplib.SMTP = smtplib.SMTP_SSL(
-                    settings.smtp_host,
-                    settings.smtp_port,
-                    timeout=settings.timeout,
-                    context=self._tls_context(),
-                )
-            else:
-                client = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.timeout)
-        except (OSError, smtplib.SMTPException) as err:
-            raise self._failure(
-                FailureKind.NEVER_SENT, f"could not reach the SMTP relay {self._relay}: {err!r}", err
-            ) from err
-        try:
-            client.ehlo()
-            if settings.smtp_tls == "starttls":
-                client.starttls(context=self._tls_context())
-                client.ehlo()
-            client.login(settings.username, settings.password)
-        except smtplib.SMTPAuthenticationError as err:
-            _quit_quietly(client)
-            text = self.redact(_text(err.smtp_error))
-            raise XmailerSmtpAuthError(
-                f"the relay refused the login of {settings.username!r}: {err.smtp_code} {text}",
-                smtp_code=err.smtp_code,
-                smtp_text=text,
-            ) from None
-        except smtplib.SMTPNotSupportedError as err:
-            _quit_quietly(client)
-            raise XmailerSmtpAuthError(f"the relay offers no AUTH on this channel: {err}") from None
-        except (OSError, smtplib.SMTPException) as err:
-            _quit_quietly(client)
-            raise self._failure(
-                FailureKind.NEVER_SENT, f"the SMTP relay {self._relay} hung up before MAIL: {err!r}", err
-            ) from None
-        return client
-
-    def _transaction(self, client: smtplib.SMTP, built: BuiltMessage, data: bytes) -> dict[str, Any]:
-        try:
-            code, reply = client.mail(built.mail_from)
-            if code != 250:
-                raise XmailerSmtpError(
-                    f"MAIL FROM refused: {code} {_text(reply)}", smtp_code=code, smtp_text=_text(reply)
-                )
-            accepted: list[str] = []
-            refused: dict[str, str] = {}
-            for recipient in built.recipients:
-                code, reply = client.rcpt(recipient)
-                if code in (250, 251):
-                    accepted.append(recipient)
-                else:
-                    refused[recipient] = f"{code} {_text(reply)}"
-            if not accepted:
-                client.rset()
-                return _result(built, None, [], refused, sent_at=None)
-        except (OSError, smtplib.SMTPServerDisconnected) as err:  # before DATA: nothing was queued
-            raise self._failure(
-                FailureKind.NEVER_SENT, f"the SMTP relay {self._relay} hung up before DATA: {err!r}", err
-            ) from err
-        try:
-            code, reply = client.data(data)
-        except smtplib.SMTPDataError as err:  # DATA itself refused (not 354): nothing was transferred
-            raise XmailerSmtpError(
-                f"the relay refused DATA: {err.smtp_code} {_text(err.smtp_error)}",
-                smtp_code=err.smtp_code,
-                smtp_text=_text(err.smtp_error),
-            ) from None
-        except (OSError, smtplib.SMTPException) as err:
-            raise self._failure(
-                FailureKind.MAYBE_SENT,
-                f"the SMTP connection broke after DATA was sent ({err!r}): the relay may have queued message "
-                f"{built.message_id} for {accepted}",
-                err,
-            ) from err
-        if code != 250:  # smtplib returns the end-of-DATA reply instead of raising: 4xx/5xx = not queued
-            raise XmailerSmtpError(
-                f"the relay refused the message: {code} {_text(reply)}",
-                smtp_code=code,
-                smtp_text=_text(reply),
-            )
-        queue_id = extract_queue_id(_text(reply))
-        return _result(built, queue_id, accepted, refused, sent_at=datetime.now(timezone.utc).isoformat())
 
 
 class XmailerSmtpSession:
     """One SMTP connection kept open for several messages: same transaction, retries and errors as
     :meth:`XmailerSmtpHook.send`, without a new connect, TLS handshake and AUTH per message.
 
-    A connection the relay closed in between (idle timeout, a per-connection message limit) fails
-    before DATA, which is retried on a new connection; after any failure the connection is dropped.
-    Not thread-safe: one session per thread.
+    A connection the relay closed in between (idle timeout, a per-connection message limit) is
+    replaced at once; after any other failure the connection is dropped. Not thread-safe: one session
+    per thread.
 
     :param hook: the SMTP hook (connection settings, retry policy).
     """
 
     def __init__(self, hook: XmailerSmtpHook) -> None:
         self.hook = hook
-        self._client: smtplib.SMTP | None = None
-        #: connections opened so far (1 for a session that never lost its connection)
-        self.connections = 0
+        self._connection = SmtpConnection(hook.smtp_driver)
+
+    @property
+    def connections(self) -> int:
+        """Connections opened so far (1 for a session that never lost its connection)."""
+        return self._connection.connections
+
+    def open(self) -> None:
+        """Connect and authenticate now (otherwise the first send does)."""
+        try:
+            self._connection.open()
+        except AttemptFailed as failed:
+            raise failed.error from None
 
     def send(self, built: BuiltMessage, *, fail_on_refused: bool = False) -> dict[str, Any]:
         """Send a built message over the session's connection; see :meth:`XmailerSmtpHook.send`.
@@ -467,25 +486,11 @@ class XmailerSmtpSession:
         :param built: the message and its envelope.
         :param fail_on_refused: raise when any recipient is refused.
         """
-        return self.hook._send(built, fail_on_refused, self._attempt)
-
-    def _attempt(self, built: BuiltMessage, data: bytes) -> dict[str, Any]:
-        if self._client is None:
-            self._client = self.hook._connect()
-            self.connections += 1
-        client = self._client
-        try:
-            return self.hook._transaction(client, built, data)
-        except BaseException:
-            self._client = None
-            client.close()
-            raise
+        return self.hook._send(built, fail_on_refused, self._connection)
 
     def close(self) -> None:
         """Say QUIT and close the connection (if open)."""
-        if self._client is not None:
-            client, self._client = self._client, None
-            _quit_quietly(client)
+        self._connection.close()
 
     def __enter__(self) -> XmailerSmtpSession:
         return self
@@ -522,14 +527,3 @@ def _report_check(conn_id: str) -> str:
 
 def _smtp_check(conn_id: str) -> str:
     return XmailerSmtpHook(xmailer_conn_id=conn_id).check_login()
-
-
-def _text(reply: bytes | str) -> str:
-    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-
-
-def _quit_quietly(client: smtplib.SMTP) -> None:
-    try:
-        client.quit()
-    except (OSError, smtplib.SMTPException):
-        client.close()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import html
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import Any
+
+from airflow.exceptions import AirflowProviderDeprecationWarning
 
 from airflow_provider_mail._compat import BaseNotifier, base_notifier_kwargs
 from airflow_provider_mail._shared.attachments import load_attachments
@@ -18,7 +21,8 @@ class Sender25Notifier(BaseNotifier):
     """Send an e-mail about a task or DAG event (``on_failure_callback`` and friends, Deadline Alerts).
 
     Without ``subject``/``html_body`` a readable default is built from the context: DAG, task, run,
-    try number, state, exception and log URL. Every argument is templated.
+    try number, state, exception and log URL. Every argument is templated. The arguments have the
+    operators' names (``attachments``, ``headers``, ``html_body``; see the docs' *One vocabulary* page).
 
     .. code-block:: python
 
@@ -32,11 +36,14 @@ class Sender25Notifier(BaseNotifier):
     :param plain_body: the text body (templated).
     :param cc: Cc recipients (templated).
     :param bcc: Bcc recipients (templated).
+    :param sender: the Sender header (templated).
     :param reply_to: the Reply-To address (templated).
     :param tag: Postal's tag (templated), ``airflow-alert`` by default.
     :param headers: extra headers (templated).
-    :param files: attachments (templated): paths, object-storage URLs, or anything
-        :func:`~airflow_provider_mail._shared.attachments.load_attachments` accepts.
+    :param attachments: attachments (templated): paths, object-storage URLs,
+        :class:`~airflow_provider_mail.attachments.Attachment` objects or ``(name, bytes, content_type)``
+        tuples, as the operators take them.
+    :param files: deprecated name of ``attachments`` (it warns; passing both is an error).
     :param sender25_conn_id: the Sender25 connection (templated); when ``None``, ``[email] email_conn_id``
         if it is set to something else than Airflow's ``smtp_default``, else ``sender25_default``.
     :param kwargs: passed on to ``BaseNotifier`` where this Airflow accepts them (``context`` since 3.1).
@@ -50,10 +57,11 @@ class Sender25Notifier(BaseNotifier):
         "plain_body",
         "cc",
         "bcc",
+        "sender",
         "reply_to",
         "tag",
         "headers",
-        "files",
+        "attachments",
         "sender25_conn_id",
     )
 
@@ -67,14 +75,25 @@ class Sender25Notifier(BaseNotifier):
         plain_body: str | None = None,
         cc: str | Iterable[str] | None = None,
         bcc: str | Iterable[str] | None = None,
+        sender: str | None = None,
         reply_to: str | None = None,
         tag: str | None = "airflow-alert",
         headers: Mapping[str, Any] | None = None,
-        files: Iterable[Any] | str | None = None,
+        attachments: Iterable[Any] | str | None = None,
         sender25_conn_id: str | None = None,
+        files: Iterable[Any] | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**base_notifier_kwargs(kwargs))
+        if files is not None:
+            if attachments is not None:
+                raise TypeError("Sender25Notifier takes `attachments` or its old name `files`, not both")
+            warnings.warn(
+                "Sender25Notifier(files=...) is deprecated: use attachments=... (the operators' name)",
+                AirflowProviderDeprecationWarning,
+                stacklevel=2,
+            )
+            attachments = files
         self.to = to
         self.from_email = from_email
         self.subject = subject
@@ -82,10 +101,11 @@ class Sender25Notifier(BaseNotifier):
         self.plain_body = plain_body
         self.cc = cc
         self.bcc = bcc
+        self.sender = sender
         self.reply_to = reply_to
         self.tag = tag
         self.headers = headers
-        self.files = files
+        self.attachments = attachments
         self.sender25_conn_id = sender25_conn_id
 
     @cached_property
@@ -124,10 +144,11 @@ class Sender25Notifier(BaseNotifier):
             "plain_body": plain_body,
             "cc": self.cc,
             "bcc": self.bcc,
+            "sender": self.sender,
             "reply_to": self.reply_to,
             "tag": self.tag,
             "headers": {**(self.headers or {}), TRACE_HEADER: trace_header_value(context)},
-            "attachments": load_attachments(self.files) if self.files else None,
+            "attachments": load_attachments(self.attachments) if self.attachments else None,
         }
         return {key: value for key, value in kwargs.items() if value is not None}
 

@@ -32,14 +32,17 @@ from airflow_provider_mail._shared.task_context import TRACE_HEADER
 from airflow_provider_mail.exceptions import (
     AmbiguousSendError,
     MailConfigurationError,
+    MailProviderError,
     MailValidationError,
     Sender25ApiError,
     Sender25PayloadTooLarge,
     Sender25TransportError,
     SendLedgerUnavailable,
+    WentOut,
     XmailerRecipientsRefused,
     XmailerSmtpError,
     XmailerTransportError,
+    send_outcome_of,
 )
 
 if TYPE_CHECKING:
@@ -234,9 +237,29 @@ class SendOnceOperator(BaseOperator):
         ledger.save(record)
         try:
             result = _send(prepared)
-        except NOT_SENT_ERRORS as err:
-            if not isinstance(err, PARTLY_SENT_ERRORS):
+        except MailProviderError as err:
+            # what went out is said by the error, set where it was raised (never guessed from its type)
+            outcome = send_outcome_of(err)
+            if outcome.went_out is WentOut.NOTHING:
                 self._forget_row(ledger, record)
+            elif outcome.went_out is WentOut.SOME:
+                # queued for some recipients: a later try returns this, it never sends again
+                record.rows[MESSAGE_ROW] = {
+                    **record.rows[MESSAGE_ROW],
+                    "state": RowState.ACCEPTED.value,
+                    "accepted_at": datetime.now(timezone.utc).isoformat(),
+                    "result": {
+                        "queue_id": outcome.queue_id,
+                        "accepted": list(outcome.accepted),
+                        "refused": {rcpt: f"{code} {text}" for rcpt, (code, text) in outcome.refused.items()},
+                        "message_id": outcome.message_id,
+                        "mail_from": prepared.mail_from,
+                    },
+                }
+                try:
+                    ledger.save(record)
+                except SendLedgerUnavailable as unsaved:
+                    self.log.warning("The message was sent but the ledger could not record it: %s", unsaved)
             raise
         record.rows[MESSAGE_ROW] = {
             **record.rows[MESSAGE_ROW],

@@ -269,7 +269,7 @@ class _BulkSendOperator(BaseOperator):
         fatal: BaseException | None = None
         try:
             with (
-                ResultsWriter(results_path) as writer,
+                ResultsWriter(results_path, ti=ti) as writer,
                 ThreadPoolExecutor(
                     self.max_concurrency, thread_name_prefix=f"{self.task_id}-send"
                 ) as executor,
@@ -313,7 +313,11 @@ class _BulkSendOperator(BaseOperator):
             )
         if fatal is not None:
             raise fatal
-        return self._conclude(batch, progress, total, results_path, ledger)
+        # the gate's ids, paged into this task's XComs: a gate on any worker confirms the batch
+        return {
+            **self._conclude(batch, progress, total, results_path, ledger),
+            "gate_ids": writer.gate_reference(),
+        }
 
     def _settle(
         self,
@@ -596,8 +600,9 @@ class Sender25BulkSendOperator(_BulkSendOperator):
          "ids_in_xcom": bool,
          "messages": {recipient: {"id": int, "token": str}}}   # {} above xcom_ids_limit accepted
 
-    ``Sender25DeliverySensor(messages=<this XCom>)`` takes it as is (above ``xcom_ids_limit`` it reads the
-    accepted rows from the results file). The same recipient in two rows
+    ``Sender25DeliverySensor(messages=<this XCom>)`` takes it as is, whatever the batch: it reads the
+    accepted ids from XCom pages of this task (``gate_ids``), never from the results file. The same
+    recipient in two rows
     appears as ``"<recipient> (row <index>)"`` for the second.
 
     :param rows: the rows (templated).
@@ -694,8 +699,8 @@ class XmailerBulkSendOperator(_BulkSendOperator):
         {"counts": {...}, "results_path": ..., "failed_rows": [...], "ids_in_xcom": bool,
          "sends": [{"queue_id", "accepted", "mail_from", "sent_at"}, ...]}  # [] above xcom_ids_limit
 
-    ``XmailerDeliverySensor(messages=<this XCom>)`` takes it as is; above ``xcom_ids_limit`` the sensor
-    reads the accepted rows from the results file.
+    ``XmailerDeliverySensor(messages=<this XCom>)`` takes it as is, whatever the batch (from the XCom
+    pages named by ``gate_ids``).
 
     :param fail_on_refused: a row with any refused recipient counts as failed (its accepted
         recipients were still sent); by default only a row that reached nobody fails.

@@ -3,7 +3,9 @@
 Both sensors poke once on the worker and, when ``deferrable`` (default from ``[operators]
 default_deferrable``), hand the rest of the wait, with the sensor's remaining timeout, to
 :class:`~airflow_provider_mail.triggers.delivery.DeliveryTrigger`. ``poke()`` and the trigger apply
-the same classification, policy and polling schedule (:mod:`airflow_provider_mail._delivery.schedule`):
+the same classification, policy and polling schedule (:mod:`airflow_provider_mail._delivery.schedule`),
+and poll Sender25 messages as many at a time (:data:`~airflow_provider_mail._delivery.checks.
+POLL_CONCURRENCY`):
 
 - **poke mode**: the sensor instance keeps the schedule between pokes; each poke reads only the due
   messages, and Airflow's sleep between pokes is stretched to the earliest next-poll time.
@@ -12,36 +14,38 @@ the same classification, policy and polling schedule (:mod:`airflow_provider_mai
   than ``poke_interval``, never past the timeout) instead of after ``poke_interval``.
 - **deferrable**: the first poke reads every message; the trigger then keeps per-message next-poll
   times and sleeps until the earliest one.
+
+**One wait, one setup.** What the sensor awaits is resolved once per wait (once per process in
+reschedule mode): a bulk send's XCom pages are read once, and one check (one hook, one keep-alive
+session) serves every poke of the wait and is closed when it ends. The trigger's kwargs carry a
+source of a few KB (:mod:`airflow_provider_mail._delivery.source`), never the ids of a big batch;
+nothing the gate reads lives on one worker's disk.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_mail._bulk.results import accepted_sends
 from airflow_provider_mail._compat import (
     AirflowSkipException,
     BaseSensorOperator,
     PokeReturnValue,
     default_deferrable,
 )
+from airflow_provider_mail._delivery.awaited import AwaitedMessages, Sender25Messages, XmailerMessages
 from airflow_provider_mail._delivery.checks import Sender25DeliveryCheck, XmailerDeliveryCheck
 from airflow_provider_mail._delivery.errors import (
     MAX_CONSECUTIVE_TRANSIENT_ERRORS,
     TransientStreak,
     error_from_event,
 )
-from airflow_provider_mail._delivery.policy import (
-    DeliveryPolicy,
-    Verdict,
-    sender25_message_ids,
-    xmailer_targets,
-)
+from airflow_provider_mail._delivery.policy import DeliveryPolicy, Verdict
 from airflow_provider_mail._delivery.schedule import DeliveryWatch
+from airflow_provider_mail._delivery.source import Source, for_trigger, gate_source
 from airflow_provider_mail.exceptions import DeliveryFailedError, MailProviderError
 from airflow_provider_mail.hooks.sender25 import Sender25Hook
 from airflow_provider_mail.hooks.xmailer import XmailerReportHook
@@ -51,6 +55,16 @@ if TYPE_CHECKING:
     from airflow_provider_mail._compat import Context
 
 EVENT_STATES = ("success", "failure", "error")
+
+
+@dataclass
+class _Wait:
+    """What one wait keeps between pokes: its source, messages, schedule and check (closed at the end)."""
+
+    source: Source
+    awaited: AwaitedMessages
+    watch: DeliveryWatch
+    check: Sender25DeliveryCheck | XmailerDeliveryCheck
 
 
 class _DeliverySensor(BaseSensorOperator):
@@ -66,9 +80,9 @@ class _DeliverySensor(BaseSensorOperator):
     """
 
     ui_color = "#e6f4ea"
-    service = ""
-    #: Epoch seconds now, for the schedule (a test may put a simulated clock here).
-    clock: Callable[[], float] = staticmethod(time.time)
+    #: The service's awaited messages (how its ``messages`` are read and polled).
+    kind: ClassVar[type[Sender25Messages] | type[XmailerMessages]]
+    messages: Any
 
     def __init__(
         self,
@@ -93,36 +107,50 @@ class _DeliverySensor(BaseSensorOperator):
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.max_consecutive_errors = max_consecutive_errors
         self._streak = TransientStreak(max_consecutive_errors)
-        self._schedule: DeliveryWatch | None = None
+        self._wait: _Wait | None = None
 
-    # subclasses build the check from their (rendered) arguments
-    def _check(self) -> Sender25DeliveryCheck | XmailerDeliveryCheck:
-        raise NotImplementedError
+    @property
+    def service(self) -> str:
+        """``"sender25"`` or ``"xmailer"``."""
+        return self.kind.service
 
-    def _trigger_messages(self) -> dict[str, str | None] | list[dict[str, Any]]:
-        raise NotImplementedError
+    def _lookback(self) -> float:
+        return 86400.0
 
-    def _keys(self) -> list[str]:
-        raise NotImplementedError
+    def _start_wait(self) -> _Wait:
+        """This wait's state, built on first use from the rendered ``messages`` (pages read once)."""
+        if self._wait is None:
+            source = gate_source(self.messages, self.kind)
+            awaited = source.read(self.kind)
+            self._wait = _Wait(
+                source,
+                awaited,
+                DeliveryWatch(awaited.keys, self.policy, self.poke_interval),
+                awaited.check(self._conn_id(), lookback=self._lookback()),
+            )
+        return self._wait
 
-    def _watch(self) -> DeliveryWatch:
-        """This wait's schedule; kept on the instance, so it lives as long as the sensor's process."""
-        if self._schedule is None:
-            self._schedule = DeliveryWatch(self._keys(), self.policy, self.poke_interval)
-        return self._schedule
+    def _end_wait(self) -> None:
+        """Close the wait's check (its session and threads); the next wait starts afresh."""
+        if self._wait is not None:
+            self._wait.check.close()
+            self._wait = None
 
     def _verdict(self) -> Verdict | None:
         """One check of the due messages under the gate's error rule.
 
         ``None`` when a transient failure, or nothing being due, keeps it waiting.
         """
-        watch = self._watch()
-        now = self.clock()
-        due = watch.due(now)
-        if not due:
-            return None
         try:
-            outcomes = self._check().check(due)
+            # what to await is read under the same rule: a named fatal error (pages gone, a results
+            # file on another machine, nothing awaitable) ends the wait, or skips under soft_fail
+            wait = self._start_wait()
+            watch = wait.watch
+            now = time.time()
+            due = watch.due(now)
+            if not due:
+                return None
+            outcomes = wait.check.check(due)
         except MailProviderError as err:
             if not self._streak.tolerate(err):
                 self._end_with(err)
@@ -154,11 +182,11 @@ class _DeliverySensor(BaseSensorOperator):
         past the sensor's timeout: the last poke still happens before it.
         """
         base = float(super()._get_next_poke_interval(started_at, run_duration, poke_count))
-        wake = self._schedule.next_wake() if self._schedule is not None else None
+        wake = self._wait.watch.next_wake() if self._wait is not None else None
         if wake is None:
             return base
         remaining = max(base, float(self.timeout) - float(run_duration()))
-        return max(base, min(wake - self.clock(), remaining))
+        return max(base, min(wake - time.time(), remaining))
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
         """Check once: success returns the outcomes, failure raises, anything else keeps waiting."""
@@ -170,31 +198,40 @@ class _DeliverySensor(BaseSensorOperator):
         return PokeReturnValue(is_done=True, xcom_value=verdict.xcom()) if verdict.done else False
 
     def execute(self, context: Context) -> Any:
-        if not self.deferrable:
-            return super().execute(context)
-        started = time.monotonic()
-        verdict = self._verdict()
-        if verdict is not None and verdict.state == "failure":
-            self._fail(verdict.message, verdict.xcom())
-        if verdict is not None and verdict.done:
-            return verdict.xcom()
-        remaining = max(1.0, self.timeout - (time.monotonic() - started))
-        self.defer(
-            trigger=self.build_trigger(),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=remaining),
-        )
+        try:
+            if not self.deferrable:
+                return super().execute(context)
+            started = time.monotonic()
+            verdict = self._verdict()
+            if verdict is not None and verdict.state == "failure":
+                self._fail(verdict.message, verdict.xcom())
+            if verdict is not None and verdict.done:
+                return verdict.xcom()
+            remaining = max(1.0, self.timeout - (time.monotonic() - started))
+            self.defer(
+                trigger=self.build_trigger(context),
+                method_name="execute_complete",
+                timeout=timedelta(seconds=remaining),
+            )
+        finally:
+            self._end_wait()
 
-    def build_trigger(self) -> DeliveryTrigger:
-        """The trigger that carries on this sensor's wait (ids and connection id only, no secret)."""
+    def build_trigger(self, context: Context) -> DeliveryTrigger:
+        """The trigger that carries on this sensor's wait: the connection id and a source of a few KB.
+
+        A source too big for the trigger's kwargs goes to XCom pages of this task instance first.
+
+        :param context: the task context (its ``ti`` holds the pages).
+        """
+        wait = self._start_wait()
         return DeliveryTrigger(
             service=self.service,
             conn_id=self._conn_id(),
-            messages=self._trigger_messages(),
+            source=for_trigger(wait.source, wait.awaited, context.get("ti")).as_json(),
             policy=asdict(self.policy),
             poll_interval=self.poke_interval,
+            lookback=self._lookback(),
             max_consecutive_errors=self.max_consecutive_errors,
-            **self._trigger_extra(),
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -228,9 +265,6 @@ class _DeliverySensor(BaseSensorOperator):
     def _conn_id(self) -> str:
         raise NotImplementedError
 
-    def _trigger_extra(self) -> dict[str, Any]:
-        return {}
-
 
 class Sender25DeliverySensor(_DeliverySensor):
     """Wait until Sender25 messages are delivered (``Sent``); fail fast on HardFail/Bounced/HoldCancelled.
@@ -247,7 +281,7 @@ class Sender25DeliverySensor(_DeliverySensor):
     """
 
     template_fields: Sequence[str] = ("messages", "sender25_conn_id")
-    service = "sender25"
+    kind = Sender25Messages
 
     def __init__(
         self, *, messages: Any, sender25_conn_id: str = Sender25Hook.default_conn_name, **kwargs: Any
@@ -255,18 +289,6 @@ class Sender25DeliverySensor(_DeliverySensor):
         super().__init__(**kwargs)
         self.messages = messages
         self.sender25_conn_id = sender25_conn_id
-
-    def _ids(self) -> dict[str, str | None]:
-        return sender25_message_ids(accepted_sends(self.messages))
-
-    def _check(self) -> Sender25DeliveryCheck:
-        return Sender25DeliveryCheck(self.sender25_conn_id, self._ids())
-
-    def _trigger_messages(self) -> dict[str, str | None]:
-        return self._ids()
-
-    def _keys(self) -> list[str]:
-        return list(self._ids())
 
     def _conn_id(self) -> str:
         return self.sender25_conn_id
@@ -284,7 +306,7 @@ class XmailerDeliverySensor(_DeliverySensor):
     """
 
     template_fields: Sequence[str] = ("messages", "xmailer_conn_id")
-    service = "xmailer"
+    kind = XmailerMessages
 
     def __init__(
         self,
@@ -300,19 +322,8 @@ class XmailerDeliverySensor(_DeliverySensor):
         self.lookback = lookback
         self.xmailer_conn_id = xmailer_conn_id
 
-    def _check(self) -> XmailerDeliveryCheck:
-        return XmailerDeliveryCheck(
-            self.xmailer_conn_id, xmailer_targets(accepted_sends(self.messages)), lookback=self.lookback
-        )
-
-    def _trigger_messages(self) -> list[dict[str, Any]]:
-        return [asdict(target) for target in xmailer_targets(accepted_sends(self.messages))]
-
-    def _keys(self) -> list[str]:
-        return [target.key for target in xmailer_targets(accepted_sends(self.messages))]
-
     def _conn_id(self) -> str:
         return self.xmailer_conn_id
 
-    def _trigger_extra(self) -> dict[str, Any]:
-        return {"lookback": self.lookback}
+    def _lookback(self) -> float:
+        return float(self.lookback)

@@ -2,27 +2,33 @@
 
 It applies exactly the classification, policy and polling schedule of the sensors' ``poke()``
 (:mod:`airflow_provider_mail._delivery.schedule`): each round fetches only the messages that are due,
-then it sleeps until the earliest next one; it yields one plain-JSON event and returns. Its kwargs
-hold the connection id and the ids only, never a key or password.
+then it sleeps until the earliest next one; it yields one plain-JSON event and returns.
+
+Its kwargs hold the connection id and a *source* of a few KB (:mod:`airflow_provider_mail._delivery.
+source`), never a key or password, and never the ids of a big batch: those stay in XCom pages that
+the trigger reads once, through Airflow, when it starts (Airflow 3: through the triggerer's
+supervisor, as any trigger reads a connection; Airflow 2: from the metadata database). Whichever
+triggerer runs it, on whichever machine, reads the same pages.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_mail._delivery.checks import Sender25DeliveryCheck, XmailerDeliveryCheck
+from airflow_provider_mail._delivery.awaited import AwaitedMessages, service_class
 from airflow_provider_mail._delivery.errors import (
     MAX_CONSECUTIVE_TRANSIENT_ERRORS,
     TransientStreak,
     error_event,
 )
-from airflow_provider_mail._delivery.policy import DeliveryPolicy, XmailerTarget
+from airflow_provider_mail._delivery.policy import DeliveryPolicy
 from airflow_provider_mail._delivery.schedule import DeliveryWatch
+from airflow_provider_mail._delivery.source import Source
 from airflow_provider_mail.exceptions import MailProviderError
 
 
@@ -31,39 +37,35 @@ class DeliveryTrigger(BaseTrigger):
 
     :param service: ``"sender25"`` or ``"xmailer"``.
     :param conn_id: the connection id (the secret stays in the connection).
-    :param messages: Sender25: ``{message id: recipient}``; xmailer: a list of target dicts.
+    :param source: where the awaited messages are: inline items and XCom page references
+        (:class:`~airflow_provider_mail._delivery.source.Source` as JSON).
     :param policy: :class:`~airflow_provider_mail._delivery.policy.DeliveryPolicy` fields.
     :param poll_interval: seconds between polls.
     :param lookback: xmailer: seconds to look back when the targets carry no time.
     :param max_consecutive_errors: transient failures in a row that end the wait (with the last one).
-
-    The clock, the sleep and the schedule are class attributes, not kwargs: a benchmark or a test may
-    replace them on an instance (a simulated clock), and the serialized kwargs stay the ids only.
+    :param messages: the awaited messages themselves, as a trigger serialized by an earlier version
+        carries them (Sender25: ``{message id: recipient}``; xmailer: target dicts); ``source`` wins.
     """
-
-    #: Epoch seconds now (replaceable by a simulated clock).
-    clock: Callable[[], float] = staticmethod(time.time)
-    #: Wait this many seconds (replaceable by a simulated sleep).
-    sleep: Callable[[float], Awaitable[Any]] = staticmethod(asyncio.sleep)
-    #: Poll each message on its own schedule (``False``: every unfinished message every interval).
-    adaptive: bool = True
 
     def __init__(
         self,
         *,
         service: str,
         conn_id: str,
-        messages: dict[str, str | None] | list[dict[str, Any]],
         policy: dict[str, Any],
+        source: dict[str, Any] | None = None,
         poll_interval: float = 30.0,
         lookback: float = 86400.0,
         max_consecutive_errors: int = MAX_CONSECUTIVE_TRANSIENT_ERRORS,
+        messages: dict[str, str | None] | list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__()
-        if service not in ("sender25", "xmailer"):
-            raise ValueError(f"service must be sender25 or xmailer, got {service!r}")
+        self.kind = service_class(service)
+        if source is None and messages is None:
+            raise ValueError("DeliveryTrigger needs a source (or the messages of an earlier version)")
         self.service = service
         self.conn_id = conn_id
+        self.source = source
         self.messages = messages
         self.policy = policy
         self.poll_interval = float(poll_interval)
@@ -71,28 +73,26 @@ class DeliveryTrigger(BaseTrigger):
         self.max_consecutive_errors = int(max_consecutive_errors)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        """Classpath and plain-JSON kwargs."""
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "service": self.service,
-                "conn_id": self.conn_id,
-                "messages": self.messages,
-                "policy": self.policy,
-                "poll_interval": self.poll_interval,
-                "lookback": self.lookback,
-                "max_consecutive_errors": self.max_consecutive_errors,
-            },
-        )
+        """Classpath and plain-JSON kwargs (a few KB whatever the batch)."""
+        kwargs: dict[str, Any] = {
+            "service": self.service,
+            "conn_id": self.conn_id,
+            "policy": self.policy,
+            "poll_interval": self.poll_interval,
+            "lookback": self.lookback,
+            "max_consecutive_errors": self.max_consecutive_errors,
+        }
+        if self.source is not None:
+            kwargs["source"] = self.source
+        else:
+            kwargs["messages"] = self.messages
+        return f"{type(self).__module__}.{type(self).__qualname__}", kwargs
 
-    def _check(self) -> Sender25DeliveryCheck | XmailerDeliveryCheck:
-        if self.service == "sender25":
-            assert isinstance(self.messages, dict)
-            return Sender25DeliveryCheck(self.conn_id, dict(self.messages))
-        assert isinstance(self.messages, list)
-        return XmailerDeliveryCheck(
-            self.conn_id, [XmailerTarget(**t) for t in self.messages], lookback=self.lookback
-        )
+    async def awaited(self) -> AwaitedMessages:
+        """The awaited messages: the source's pages are read here, once per run, off the event loop."""
+        if self.source is not None:
+            return await Source.from_json(self.source).aread(self.kind)
+        return self.kind.from_trigger_messages(self.messages)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll the due messages, judge, sleep until the next one is due; yield one event and return."""
@@ -109,15 +109,20 @@ class DeliveryTrigger(BaseTrigger):
         and sleeps until the earliest next-poll time. xmailer: one report request per round covers
         every due target, and the report window only spans the targets still awaited.
         """
+        try:
+            awaited = await self.awaited()
+        except MailProviderError as err:  # the pages are gone: nothing to wait for
+            yield error_event(err, 0)
+            return
         policy = DeliveryPolicy(**self.policy)
-        check = self._check()
-        watch = DeliveryWatch(self._keys(), policy, self.poll_interval, adaptive=self.adaptive)
+        check = awaited.check(self.conn_id, lookback=self.lookback)
+        watch = DeliveryWatch(awaited.keys, policy, self.poll_interval)
         streak = TransientStreak(self.max_consecutive_errors)
         polls = 0
         try:
             while True:
                 polls += 1
-                now = self.clock()
+                now = time.time()
                 due = watch.due(now)
                 try:
                     outcomes = await check.acheck(due)
@@ -133,7 +138,7 @@ class DeliveryTrigger(BaseTrigger):
                         self.poll_interval,
                     )
                     yield None
-                    await self.sleep(self.poll_interval)
+                    await asyncio.sleep(self.poll_interval)
                     continue
                 streak.reset()
                 watch.record(outcomes, now)
@@ -155,12 +160,6 @@ class DeliveryTrigger(BaseTrigger):
                     len(watch.next_at),
                 )
                 yield None
-                after = self.clock()
-                await self.sleep(self.poll_interval if wake is None else max(0.0, wake - after))
+                await asyncio.sleep(self.poll_interval if wake is None else max(0.0, wake - time.time()))
         finally:
             await check.aclose()
-
-    def _keys(self) -> list[str]:
-        if isinstance(self.messages, dict):
-            return list(self.messages)
-        return [str(target["key"]) for target in self.messages]

@@ -73,8 +73,67 @@ def test_hook_arguments_override_extras(make_conn):
 
 
 def test_verify_can_be_a_ca_bundle_path(make_conn):
-    make_conn(password="k", extra={"verify": "/etc/ssl/ca.pem"})
-    assert Sender25Hook().settings.verify == "/etc/ssl/ca.pem"
+    import certifi
+
+    make_conn(password="k", extra={"verify": certifi.where()})
+    assert Sender25Hook().settings.verify == certifi.where()
+
+
+# -- issue 15 item 15: untyped errors become named configuration errors, when the connection is read -----
+def xmailer_conn(monkeypatch, extra):
+    import json
+
+    conn = {"conn_type": "xmailer", "login": "u", "password": "p", "extra": extra}
+    monkeypatch.setenv("AIRFLOW_CONN_XMAILER_DEFAULT", json.dumps(conn))
+
+
+def read_settings(hook, path):
+    """The settings as the sync path (``hook.settings``) or the async path (``aget_settings``) reads them."""
+    import asyncio
+
+    return hook.settings if path == "sync" else asyncio.run(hook.aget_settings())
+
+
+BAD_EXTRAS = [
+    pytest.param({"timeout": 1e300}, "timeout", id="timeout-1e300"),
+    pytest.param({"connect_timeout": "1e300"}, "connect_timeout", id="connect-timeout-1e300"),
+    pytest.param({"retry_max_wait": 1e300}, "retry_max_wait", id="max-wait-1e300"),
+    pytest.param({"verify": "maybe"}, "verify", id="verify-maybe"),
+    pytest.param({"verify": __file__}, "verify", id="verify-not-a-ca-bundle"),
+]
+
+
+@pytest.mark.parametrize("path", ["sync", "async"])
+@pytest.mark.parametrize(("extra", "name"), BAD_EXTRAS)
+def test_unusable_numbers_and_ca_bundles_are_named_when_the_sender25_connection_is_read(
+    make_conn, extra, name, path
+):
+    make_conn(password="k", extra=extra)
+    with pytest.raises(MailConfigurationError, match=f"extra {name!r}"):
+        read_settings(Sender25Hook(), path)
+
+
+@pytest.mark.parametrize("path", ["sync", "async"])
+@pytest.mark.parametrize(
+    ("extra", "name"), [*BAD_EXTRAS, pytest.param({"smtp_ca_file": "maybe"}, "smtp_ca_file", id="smtp-ca")]
+)
+def test_unusable_numbers_and_ca_bundles_are_named_when_the_xmailer_connection_is_read(
+    monkeypatch, extra, name, path
+):
+    from airflow_provider_mail.hooks.xmailer import XmailerReportHook, XmailerSmtpHook
+
+    xmailer_conn(monkeypatch, extra)
+    for hook in (XmailerReportHook(), XmailerSmtpHook()):
+        with pytest.raises(MailConfigurationError, match=f"extra {name!r}"):
+            read_settings(hook, path)
+
+
+def test_an_async_call_with_verify_maybe_is_a_configuration_error_not_file_not_found(make_conn):
+    import asyncio
+
+    make_conn(password="k", extra={"verify": "maybe"})
+    with pytest.raises(MailConfigurationError, match="extra 'verify'"):
+        asyncio.run(Sender25Hook().aget_message(1))
 
 
 @pytest.mark.parametrize(

@@ -64,6 +64,10 @@ def expectation(fault: str, operation: str) -> tuple[type[Exception], int, int]:
     return error, 1 + MAX_RETRIES, 0
 
 
+def fault_kind(fault: str) -> str:
+    return FAULTS[fault][0]
+
+
 CELLS = [
     pytest.param(fault, operation, id=f"{fault}-{operation}")
     for fault in FAULTS
@@ -146,6 +150,13 @@ def test_fault_cell(monkeypatch, untrusted_tls, fault, operation, driver):
             assert server.log.processed_sends <= 1
         text = f"{info.value} {info.value!r}"
         assert "K3Y-matrix" not in text and "P4ss-matrix" not in text
+        if operation in SENDS:  # what went out, set where the failure was classified (issue 15)
+            went_out = errors.send_outcome_of(info.value).went_out
+            assert went_out is (
+                errors.WentOut.UNKNOWN
+                if expected_stored or fault_kind(fault) not in (NEVER, CONFIG)
+                else errors.WentOut.NOTHING
+            )
     finally:
         if server is not None:
             server.close()

@@ -14,6 +14,7 @@ from airflow_provider_mail.hooks.xmailer import XmailerReportHook
 from tests._transport.fault_server import FaultServer, free_port
 
 SECRET = "s3cr/t+key&=ç"  # URL-encodes, JSON-escapes and repr-escapes differently
+GET_SECRET = "s3cr/t+key&=%9z"  # a valid password (ASCII) that a query string encodes
 
 
 def forms(secret: str) -> list[str]:
@@ -34,14 +35,15 @@ def test_the_report_password_in_a_get_url_never_reaches_an_exception(monkeypatch
         "port": free_port(),
         "schema": "http",
         "login": "user",
-        "password": SECRET,
+        "password": GET_SECRET,
         "extra": {"report_method": "get", "max_retries": 1, "retry_backoff": 0.001, "timeout": 1},
     }
     monkeypatch.setenv("AIRFLOW_CONN_XMAILER_DEFAULT", json.dumps(conn))
     hook = XmailerReportHook()
     with pytest.raises(MailProviderError) as info:
         list(hook.get_report("2026-11-22T10:00:00+00:00", "2026-11-22T11:00:00+00:00"))
-    assert_clean(f"{info.value} {info.value!r} {info.value.__cause__!r} {caplog.text}")
+    assert "could not connect" in str(info.value)  # (with SECRET the connection was refused as unreadable)
+    assert_clean(f"{info.value} {info.value!r} {info.value.__cause__!r} {caplog.text}", GET_SECRET)
 
 
 def test_a_key_echoed_back_by_an_error_page_is_redacted(monkeypatch, caplog):
@@ -78,3 +80,51 @@ def test_redaction_covers_every_spelling():
     text = " | ".join([*forms(SECRET), *forms("tok\n")])
     assert_clean(redact(text))
     assert_clean(redact(text), "tok\n")
+
+
+def printed_chain(error: BaseException) -> str:
+    """What a traceback shows: the error and every cause and context it prints."""
+    import traceback
+
+    return "".join(traceback.format_exception(type(error), error, error.__traceback__))
+
+
+def get_report_conn(monkeypatch) -> None:
+    conn = {
+        "conn_type": "xmailer",
+        "host": "127.0.0.1",
+        "port": free_port(),
+        "schema": "http",
+        "login": "user",
+        "password": GET_SECRET,
+        "extra": {"report_method": "get", "max_retries": 0, "timeout": 1},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_XMAILER_DEFAULT", json.dumps(conn))
+
+
+def test_the_printed_chain_of_a_get_report_holds_no_form_of_the_password(monkeypatch):
+    """Issue 15 item 14: the library's exception (printed as the cause) quotes the URL, query included."""
+    get_report_conn(monkeypatch)
+    with pytest.raises(MailProviderError) as info:
+        list(XmailerReportHook().get_report("2026-11-22T10:00:00+00:00", "2026-11-22T11:00:00+00:00"))
+    chain = printed_chain(info.value)
+    assert "could not connect" in chain and "ConnectionError" in chain  # the cause is still told
+    assert_clean(chain, GET_SECRET)
+
+
+def test_the_printed_chain_of_an_async_get_report_holds_no_form_of_the_password(monkeypatch):
+    import asyncio
+
+    get_report_conn(monkeypatch)
+
+    async def read() -> None:
+        async for _ in XmailerReportHook().aiter_report(
+            "2026-11-22T10:00:00+00:00", "2026-11-22T11:00:00+00:00"
+        ):
+            pass
+
+    with pytest.raises(MailProviderError) as info:
+        asyncio.run(read())
+    chain = printed_chain(info.value)
+    assert "ConnectError" in chain
+    assert_clean(chain, GET_SECRET)

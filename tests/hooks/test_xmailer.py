@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from airflow_provider_mail._compat import AirflowFailException
 from airflow_provider_mail._shared.mime import build_email_message
 from airflow_provider_mail._transport.http import HttpRequest
 from airflow_provider_mail._xmailer.exim import parse_queue_id
@@ -16,7 +17,9 @@ from airflow_provider_mail._xmailer.report_parser import Outcome, ReportParser
 from airflow_provider_mail.exceptions import (
     AmbiguousSendError,
     MailConfigurationError,
+    MailProviderError,
     MailValidationError,
+    WentOut,
     XmailerAuthError,
     XmailerBadDate,
     XmailerBadTime,
@@ -25,6 +28,7 @@ from airflow_provider_mail.exceptions import (
     XmailerSmtpAuthError,
     XmailerSmtpError,
     XmailerTransportError,
+    send_outcome_of,
 )
 from airflow_provider_mail.hooks.xmailer import XmailerReportHook, XmailerSmtpHook
 from airflow_provider_mail.testing import Fault, XmailerEmulator
@@ -128,11 +132,25 @@ def test_a_drop_after_data_is_ambiguous_and_never_resent(xmailer):
 
 
 def test_a_temporary_refusal_at_end_of_data_is_not_ambiguous(xmailer):
-    xmailer.smtp_inject("tempfail_data")
+    xmailer.smtp_inject("tempfail_data", count=10)
+    hook = XmailerSmtpHook()
+    hook._sleep = lambda _: None
     with pytest.raises(XmailerSmtpError) as info:
-        XmailerSmtpHook().send(message())
+        hook.send(message())
     assert not isinstance(info.value, AmbiguousSendError) and info.value.smtp_code == 451
+    assert not isinstance(info.value, AirflowFailException)  # 4xx: Airflow's retry may succeed
+    assert send_outcome_of(info.value).went_out is WentOut.NOTHING
     assert xmailer.messages == []
+
+
+def test_a_temporary_refusal_at_end_of_data_is_retried_and_queued_once(xmailer):
+    xmailer.smtp_inject("tempfail_data", count=1)
+    hook = XmailerSmtpHook()
+    waits: list[float] = []
+    hook._sleep = waits.append
+    result = hook.send(message())
+    assert result["queue_id"] and len(waits) == 1
+    assert len(xmailer.messages) == 1
 
 
 def test_a_closed_smtp_port_is_retried_then_raises_transport_error(monkeypatch, xmailer_emulator):
@@ -371,3 +389,122 @@ def test_report_filters_apply_client_side_when_the_server_ignores_them(monkeypat
             assert len(rows(recipient="ANA@Example.org")) == 2000
             assert rows(recipient="bo@example.org") == []
             assert rows(sender="someone@example.org") == []
+
+
+# -- what went out, by the phase of each SMTP reply (issue 15 items 4, 5, 7) -------------------------
+def test_every_recipient_refused_is_nothing_sent(xmailer):
+    xmailer.smtp_inject("reject_rcpt")
+    with pytest.raises(XmailerRecipientsRefused) as info:
+        XmailerSmtpHook().send(message(to=["a@example.org", "b@example.org"]))
+    outcome = send_outcome_of(info.value)
+    assert outcome.went_out is WentOut.NOTHING and outcome.accepted == ()
+    assert outcome.refused["a@example.org"][0] == 550
+    assert xmailer.messages == []
+
+
+def test_fail_on_refused_keeps_the_queue_id_and_the_refusals(xmailer):
+    """The relay refuses a domain it cannot route at RCPT (Exim's verify = recipient)."""
+    built = message(to=["ana@example.org", "bad@nowhere.invalid"])
+    with pytest.raises(XmailerRecipientsRefused) as info:
+        XmailerSmtpHook().send(built, fail_on_refused=True)
+    (received,) = xmailer.messages
+    outcome = send_outcome_of(info.value)
+    assert outcome.went_out is WentOut.SOME
+    assert outcome.accepted == ("ana@example.org",) and set(outcome.refused) == {"bad@nowhere.invalid"}
+    assert outcome.queue_id == received.queue_id and outcome.message_id == built.message_id
+
+
+def test_421_at_mail_on_a_kept_connection_reconnects_and_sends(xmailer):
+    """Exim's per-connection limit: 421 at MAIL, the connection left open. Not a failure of the send."""
+    waits: list[float] = []
+    with XmailerSmtpHook() as hook:
+        hook._sleep = waits.append
+        hook.send(message())
+        xmailer.smtp_inject("too_many_messages")
+        result = hook.send(message())
+        session = hook.get_conn()
+    assert result["queue_id"] and len(xmailer.messages) == 2
+    assert session.connections == 2 and waits == []
+
+
+def test_a_per_connection_limit_is_met_by_new_connections(monkeypatch):
+    from airflow_provider_mail.testing import XmailerEmulator
+
+    with XmailerEmulator(smtp_max_messages_per_connection=3) as emulator:
+        monkeypatch.setenv("AIRFLOW_CONN_XMAILER_DEFAULT", emulator.airflow_connection(**FAST))
+        with XmailerSmtpHook() as hook:
+            results = [hook.send(message()) for _ in range(7)]
+            assert hook.get_conn().connections == 3
+        assert len({r["queue_id"] for r in results}) == 7 and len(emulator.messages) == 7
+
+
+def test_421_at_rcpt_then_a_hang_up_is_nothing_sent_not_ambiguous(xmailer):
+    xmailer.smtp_inject("rcpt_421_drop", count=10)
+    hook = XmailerSmtpHook()
+    hook._sleep = lambda _: None
+    with pytest.raises(MailProviderError) as info:
+        hook.send(message(to=["a@example.org", "b@example.org"]))
+    assert not isinstance(info.value, AmbiguousSendError)
+    assert send_outcome_of(info.value).went_out is WentOut.NOTHING
+    assert xmailer.messages == []
+
+
+def test_421_at_rcpt_once_is_retried_and_sent_once(xmailer):
+    xmailer.smtp_inject("rcpt_421_drop", count=1)
+    hook = XmailerSmtpHook()
+    hook._sleep = lambda _: None
+    result = hook.send(message(to=["a@example.org", "b@example.org"]))
+    assert result["accepted"] == ["a@example.org", "b@example.org"] and len(xmailer.messages) == 1
+
+
+def test_451_at_rcpt_for_every_recipient_is_transient_not_fatal(xmailer):
+    xmailer.smtp_inject("defer_rcpt", count=10)
+    hook = XmailerSmtpHook()
+    waits: list[float] = []
+    hook._sleep = waits.append
+    with pytest.raises(XmailerSmtpError) as info:
+        hook.send(message(to=["a@example.org", "b@example.org"]))
+    assert not isinstance(info.value, AirflowFailException)  # Airflow's retries apply
+    assert send_outcome_of(info.value).went_out is WentOut.NOTHING
+    assert len(waits) == 3 and xmailer.messages == []
+    assert all(reply.startswith("451") for reply in info.value.refused.values())  # type: ignore[attr-defined]
+
+
+def test_a_5xx_at_mail_is_fatal_and_nothing_sent(xmailer):
+    hook = XmailerSmtpHook()
+    waits: list[float] = []
+    hook._sleep = waits.append
+    with pytest.raises(XmailerSmtpError) as info:
+        hook.send(
+            build_email_message(
+                to=["ana@example.org"], from_email="news@nowhere.invalid", subject="Oi", plain_body="x"
+            )
+        )
+    assert isinstance(info.value, AirflowFailException) and info.value.smtp_code == 550
+    assert send_outcome_of(info.value).went_out is WentOut.NOTHING and waits == []
+
+
+def test_the_smtp_hook_has_no_http_session(xmailer):
+    hook = XmailerSmtpHook()
+    assert not hasattr(hook, "session")
+    with hook:
+        conn = hook.get_conn()
+        assert type(conn).__name__ == "XmailerSmtpSession"
+        hook.send(message())
+        hook.send(message())
+        assert conn.connections == 1
+    assert len(xmailer.messages) == 2
+
+
+def test_a_temporary_auth_failure_is_retried_not_fatal(xmailer):
+    """454 at AUTH (the relay cannot check passwords now) is a 4xx like any other: tried again."""
+    xmailer.smtp_inject("auth_tempfail", count=1)
+    hook = XmailerSmtpHook()
+    waits: list[float] = []
+    hook._sleep = waits.append
+    assert hook.send(message())["queue_id"] and len(waits) == 1
+    xmailer.smtp_inject("auth_tempfail", count=10)
+    with pytest.raises(XmailerSmtpError) as info:
+        hook.send(message())
+    assert info.value.smtp_code == 454 and not isinstance(info.value, AirflowFailException)
+    assert send_outcome_of(info.value).went_out is WentOut.NOTHING

@@ -85,10 +85,11 @@ def test_every_argument_is_templated(sender25_conn):
         "plain_body",
         "cc",
         "bcc",
+        "sender",
         "reply_to",
         "tag",
         "headers",
-        "files",
+        "attachments",
         "sender25_conn_id",
     }
     context = failure_context(params={"team": "dados", "conn": "sender25_default"})
@@ -194,11 +195,11 @@ def report_file(tmp_path):
     return path
 
 
-def test_files_are_attached_and_templated(sender25_conn, report_file):
+def test_attachments_are_attached_and_templated(sender25_conn, report_file):
     notifier = Sender25Notifier(
         to="oncall@example.org",
         from_email="airflow@example.com",
-        files=["{{ params.dir }}/falhas-{{ ds }}.csv"],
+        attachments=["{{ params.dir }}/falhas-{{ ds }}.csv"],
     )
     context = failure_context(params={"dir": str(report_file.parent)})
     notifier.render_template_fields(context)
@@ -209,7 +210,7 @@ def test_files_are_attached_and_templated(sender25_conn, report_file):
 
 def test_async_notify_attaches_files(sender25_conn, report_file):
     notifier = Sender25Notifier(
-        to="oncall@example.org", from_email="airflow@example.com", files=str(report_file)
+        to="oncall@example.org", from_email="airflow@example.com", attachments=str(report_file)
     )
     asyncio.run(notifier.async_notify(failure_context()))
     (message,) = sender25_conn.messages()
@@ -220,8 +221,31 @@ def test_a_missing_file_fails_before_anything_is_sent(sender25_conn, tmp_path):
     from airflow_provider_mail.exceptions import MailValidationError
 
     notifier = Sender25Notifier(
-        to="oncall@example.org", from_email="airflow@example.com", files=[str(tmp_path / "nope.csv")]
+        to="oncall@example.org", from_email="airflow@example.com", attachments=[str(tmp_path / "nope.csv")]
     )
     with pytest.raises(MailValidationError):
         notifier.notify(failure_context())
     assert not [r for r in sender25_conn.requests if r.path.endswith("send/message")]
+
+
+def test_files_is_the_deprecated_name_of_attachments(sender25_conn, report_file):
+    from airflow.exceptions import AirflowProviderDeprecationWarning
+
+    with pytest.warns(AirflowProviderDeprecationWarning, match="attachments"):
+        notifier = Sender25Notifier(
+            to="oncall@example.org", from_email="airflow@example.com", files=str(report_file)
+        )
+    notifier.notify(failure_context())
+    (message,) = sender25_conn.messages()
+    assert [name for name, _, _ in message.attachments] == ["falhas-2026-11-22.csv"]
+    with pytest.raises(TypeError, match="not both"):
+        Sender25Notifier(to="a@example.org", files="a.csv", attachments="b.csv")
+
+
+def test_the_notifier_sets_the_sender_header_like_the_operators(sender25_conn):
+    notifier = Sender25Notifier(
+        to="oncall@example.org", from_email="airflow@example.com", sender="robot@example.com"
+    )
+    notifier.notify(failure_context())
+    (send,) = [r for r in sender25_conn.requests if r.path.endswith("send/message")]
+    assert send.params["sender"] == "robot@example.com"

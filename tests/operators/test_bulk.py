@@ -200,7 +200,7 @@ def test_the_sender25_gate_takes_the_bulk_xcom_as_is(tmp_path, sender25, xcom_id
     """Small batches carry their ids in the XCom; big ones only the results file, which the gate reads."""
     result = run(bulk(tmp_path, customers(12), xcom_ids_limit=xcom_ids_limit))
     assert result["ids_in_xcom"] is (xcom_ids_limit == 1000)
-    awaited = Sender25DeliverySensor(task_id="gate", messages=result)._ids()
+    awaited = Sender25DeliverySensor(task_id="gate", messages=result)._start_wait().awaited.ids
     assert set(awaited) == {str(m.id) for m in sender25.messages()}
     assert sorted(awaited.values()) == sorted(f"c{n}@example.org" for n in range(12))
 
@@ -208,6 +208,6 @@ def test_the_sender25_gate_takes_the_bulk_xcom_as_is(tmp_path, sender25, xcom_id
 @pytest.mark.parametrize("xcom_ids_limit", [1000, 2], ids=["ids-in-xcom", "ids-in-results-file"])
 def test_the_xmailer_gate_takes_the_bulk_xcom_as_is(tmp_path, xmailer, xcom_ids_limit):
     result = run(bulk(tmp_path, customers(6), XmailerBulkSendOperator, xcom_ids_limit=xcom_ids_limit))
-    targets = XmailerDeliverySensor(task_id="gate", messages=result)._trigger_messages()
+    targets = XmailerDeliverySensor(task_id="gate", messages=result)._start_wait().awaited.as_dicts()
     assert sorted(t["recipient"] for t in targets) == sorted(f"c{n}@example.org" for n in range(6))
     assert all(t["queue_id"] for t in targets)

@@ -21,6 +21,7 @@ from airflow_provider_mail.hooks.xmailer import XmailerSmtpHook
 from airflow_provider_mail.sensors.delivery import Sender25DeliverySensor, XmailerDeliverySensor
 from airflow_provider_mail.testing import Fault, Sender25Emulator, XmailerEmulator
 from airflow_provider_mail.triggers.delivery import DeliveryTrigger
+from tests._delivery.simulated_time import on_emulator_clock
 
 CONTEXT = {"ti": SimpleNamespace(dag_id="d", task_id="t", run_id="r", map_index=-1, try_number=1)}
 
@@ -134,7 +135,7 @@ def test_softfail_keeps_waiting_then_succeeds(monkeypatch):
         monkeypatch.setenv("AIRFLOW_CONN_SENDER25_DEFAULT", emu.airflow_connection(retry_backoff=0.01))
         sent = send("slow+softfail@example.org")
         operator = sensor(sent, poke_interval=interval)
-        operator.clock = emu.now
+        on_emulator_clock(monkeypatch, emu)
         pokes, result = 0, False
         while not result and pokes < 60:
             emu.advance(interval)
@@ -249,7 +250,7 @@ def test_an_immediate_success_never_defers(emulator):
     "messages", [7, "7", [7, 8], {"message_id": "x", "messages": {"a@x.org": {"id": 7, "token": "t"}}}]
 )
 def test_message_forms(messages):
-    assert "7" in sensor(messages)._trigger_messages()
+    assert "7" in sensor(messages)._start_wait().awaited.keys
 
 
 # -- xmailer --------------------------------------------------------------------------------------------
@@ -266,10 +267,10 @@ def xsend(*recipients):
     )
 
 
-def test_xmailer_sensor_makes_one_report_request_per_poke_for_a_batch(xmailer):
+def test_xmailer_sensor_makes_one_report_request_per_poke_for_a_batch(xmailer, monkeypatch):
     sent = [xsend(*[f"r{b}-{i}@example.org" for i in range(10)]) for b in range(5)]  # 50 deliveries
     operator = XmailerDeliverySensor(task_id="w", messages=sent, poke_interval=0.2, timeout=30)
-    operator.clock = xmailer.now
+    on_emulator_clock(monkeypatch, xmailer)
     for _ in range(3):
         assert operator.poke(CONTEXT) is False  # not visible yet: pending, not failed
         xmailer.advance(1)  # one poke interval and more: every pending delivery is due again
@@ -280,10 +281,10 @@ def test_xmailer_sensor_makes_one_report_request_per_poke_for_a_batch(xmailer):
     assert len(result.xcom_value) == 50 and {o["status"] for o in result.xcom_value.values()} == {"delivered"}
 
 
-def test_xmailer_sensor_fails_fast_on_a_hard_bounce_and_waits_through_softfail(xmailer):
+def test_xmailer_sensor_fails_fast_on_a_hard_bounce_and_waits_through_softfail(xmailer, monkeypatch):
     sent = xsend("a@example.org", "b+softfail@example.org")
     operator = XmailerDeliverySensor(task_id="w", messages=sent, poke_interval=0.2, timeout=30)
-    operator.clock = xmailer.now
+    on_emulator_clock(monkeypatch, xmailer)
     xmailer.advance(35)  # the softfail's 4xx is visible, its delivery (40 s later) is not yet
     assert operator.poke(CONTEXT) is False
     xmailer.advance(60)

@@ -115,7 +115,7 @@ def test_a_fatal_error_in_the_trigger_keeps_its_type_and_soft_fail(monkeypatch, 
     with FaultServer("404") as server:
         define_connections(monkeypatch, "404", server.port, {**FAST_EXTRAS, "max_retries": 0})
         # the first poke would already end on a 404: run the trigger the sensor would hand over
-        payload = asyncio.run(_first(make_sensor("sender25", deferrable=True).build_trigger()))
+        payload = asyncio.run(_first(make_sensor("sender25", deferrable=True).build_trigger(CONTEXT)))
         assert payload["polls"] == 1
         with pytest.raises(AirflowSkipException):
             make_sensor("sender25", soft_fail=True).execute_complete(CONTEXT, payload)

@@ -343,6 +343,104 @@ def test_auth_fail_refuses_the_right_credentials_count_times(xmailer_emulator):
         assert client.noop()[0] == 250
 
 
+def test_defer_rcpt_answers_451_to_every_recipient(xmailer_emulator):
+    xmailer_emulator.smtp_inject("defer_rcpt")
+    with smtp(xmailer_emulator) as client:
+        client.mail(SENDER)
+        assert client.rcpt("ana@example.org")[0] == 451
+        assert client.rcpt("bia@example.org")[0] == 451
+        assert client.docmd("DATA")[0] == 503
+    assert xmailer_emulator.messages == []
+
+
+def test_rcpt_421_drop_answers_the_second_recipient_and_hangs_up(xmailer_emulator):
+    xmailer_emulator.smtp_inject("rcpt_421_drop")
+    with smtp(xmailer_emulator) as client:
+        client.mail(SENDER)
+        assert client.rcpt("ana@example.org")[0] == 250
+        code, text = client.rcpt("bia@example.org")
+        assert code == 421 and b"closing connection" in text
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            client.docmd("DATA")
+    assert xmailer_emulator.messages == []
+
+
+def test_too_many_messages_answers_421_at_mail_and_keeps_the_connection_like_exim(xmailer_emulator):
+    xmailer_emulator.smtp_inject("too_many_messages")
+    with smtp(xmailer_emulator) as client:
+        assert client.mail(SENDER) == (421, b"too many messages in this connection")
+        assert client.noop()[0] == 250  # still open
+        assert client.mail(SENDER)[0] == 421  # and every later MAIL of it gets the same
+    send(xmailer_emulator)  # a new connection is fine
+    assert len(xmailer_emulator.messages) == 1
+
+
+def test_a_per_connection_message_limit_like_smtp_accept_max_per_connection(make_xmailer):
+    emulator = make_xmailer(smtp_max_messages_per_connection=2)
+    with smtp(emulator) as client:
+        assert transaction(client, ["ana@example.org"])[0] == 250
+        assert transaction(client, ["ana@example.org"])[0] == 250
+        assert client.mail(SENDER)[0] == 421
+    assert len(emulator.messages) == 2
+
+
+def test_unrouteable_domains_are_refused_at_mail_and_rcpt_like_exim_verify(xmailer_emulator):
+    with smtp(xmailer_emulator) as client:
+        assert client.mail("news@nowhere.invalid") == (550, b"Sender verify failed")
+        assert client.mail(SENDER)[0] == 250
+        assert client.rcpt("bo@nowhere.invalid") == (550, b"Unrouteable address")
+        assert client.rcpt("ana@example.org")[0] == 250
+
+
+def test_a_multi_line_reply_goes_out_in_one_segment(xmailer_emulator):
+    """Issue 16 item 5: line-by-line writes met the client's delayed ACK (~40 ms per new connection)."""
+    with socket.create_connection(
+        (xmailer_emulator.smtp_host, xmailer_emulator.smtp_port), timeout=5
+    ) as sock:
+        assert sock.recv(4096).startswith(b"220 ")
+        sock.sendall(b"EHLO client.example\r\n")
+        first_read = sock.recv(65536)
+        sock.sendall(b"QUIT\r\n")
+    lines = first_read.decode().splitlines()
+    assert len(lines) > 2 and lines[0].startswith("250-") and lines[-1].startswith("250 ")
+    assert all(line.startswith("250-") for line in lines[:-1])
+
+
+def test_pipelining_is_offered_and_a_pipelined_group_is_answered_in_order(xmailer_emulator):
+    """Exim offers PIPELINING (RFC 2920) to every host by default."""
+    with smtp(xmailer_emulator) as client:
+        assert client.has_extn("pipelining")
+        client.send(
+            f"MAIL FROM:<{SENDER}>\r\nRCPT TO:<ana@example.org>\r\nRCPT TO:<bo@nowhere.invalid>\r\nDATA\r\n"
+        )
+        replies = [client.getreply()[0] for _ in range(4)]
+        assert replies == [250, 250, 550, 354]
+        client.send(MESSAGE + b".\r\n")
+        assert client.getreply()[0] == 250
+    (received,) = xmailer_emulator.messages
+    assert received.rcpt_tos == ["ana@example.org"]
+
+
+def test_latency_holds_back_the_greeting_and_auth_too(make_xmailer):
+    """A lower bound only (a sleep's minimum is certain): connect and AUTH are one round trip each."""
+    emulator = make_xmailer(smtp_tls="none", latency=0.15)
+    started = time.monotonic()
+    client = smtplib.SMTP(emulator.smtp_host, emulator.smtp_port, timeout=5)
+    client.ehlo()
+    client.login(emulator.username, emulator.password)
+    assert time.monotonic() - started >= 0.3
+    client.quit()
+
+
+def test_auth_tempfail_answers_454_to_every_auth_of_the_connection(xmailer_emulator):
+    xmailer_emulator.smtp_inject("auth_tempfail")
+    with pytest.raises(smtplib.SMTPAuthenticationError) as info, smtp(xmailer_emulator):
+        pass
+    assert info.value.smtp_code == 454
+    with smtp(xmailer_emulator) as client:  # spent
+        assert client.noop()[0] == 250
+
+
 def test_unknown_smtp_fault_is_refused(xmailer_emulator):
     with pytest.raises(ValueError, match="unknown SMTP fault"):
         xmailer_emulator.smtp_inject("greylist")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
+from types import SimpleNamespace
 
 from airflow_provider_mail.sensors.delivery import Sender25DeliverySensor, XmailerDeliverySensor
 from airflow_provider_mail.triggers.delivery import DeliveryTrigger
 
+CONTEXT = {"ti": SimpleNamespace(dag_id="d", task_id="t", run_id="r", map_index=-1, try_number=1)}
 SEND_XCOM = {"message_id": "m@rp", "messages": {"ana@example.org": {"id": 11, "token": "TOKEN123"}}}
 
 
@@ -41,12 +44,34 @@ def test_no_secret_in_the_serialized_kwargs(monkeypatch):
         task_id="b", messages={"queue_id": "1grzDQ-000866-0o", "accepted": ["a@x.org"]}
     )
     for operator in (sender25, xmailer):
-        trigger = DeliveryTrigger(
-            service=operator.service,
-            conn_id=operator._conn_id(),
-            messages=operator._trigger_messages(),
-            policy={"mode": "all"},
-        )
-        text = json.dumps(trigger.serialize())
+        text = json.dumps(operator.build_trigger(CONTEXT).serialize())
         assert "SUPER-SECRET-KEY" not in text and "SMTP-PASSWORD-XYZ" not in text and "TOKEN123" not in text
-    assert sender25._trigger_messages() == {"11": "ana@example.org"}
+    assert sender25.build_trigger(CONTEXT).source == {
+        "inline": [{"messages": {"ana@example.org": {"id": 11}}}],
+        "refs": [],
+    }
+
+
+def test_a_source_round_trips_and_an_earlier_versions_messages_still_load():
+    source = {
+        "inline": [11],
+        "refs": [
+            {
+                "dag_id": "d",
+                "run_id": "r",
+                "task_id": "send",
+                "map_index": 2,
+                "key": "k",
+                "pages": 3,
+                "items": 9,
+            }
+        ],
+    }
+    trigger = DeliveryTrigger(service="xmailer", conn_id="c", source=source, policy={"mode": "all"})
+    classpath, kwargs = trigger.serialize()
+    assert json.loads(json.dumps(kwargs)) == kwargs and "messages" not in kwargs
+    module, _, name = classpath.rpartition(".")
+    assert getattr(importlib.import_module(module), name)(**kwargs).serialize() == (classpath, kwargs)
+    # a trigger stored by the previous version (its ids in `messages`) is rebuilt and reads them
+    earlier = DeliveryTrigger(service="sender25", conn_id="c", messages={"11": "a@x.org"}, policy={})
+    assert asyncio.run(earlier.awaited()).ids == {"11": "a@x.org"}

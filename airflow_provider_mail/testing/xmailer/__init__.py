@@ -67,12 +67,15 @@ class XmailerEmulator(EmulatorBase):
     :param queue_id_style: ``exim``, ``exim497``, ``postfix`` or ``none`` (see
         :mod:`.xmailer_ids`).
     :param timezone: the report's time zone.
-    :param latency: seconds every report answer, and every end-of-DATA reply of the relay, is
-        held back (round-trip latency).
+    :param latency: seconds every report answer, and the relay's greeting (the connect), each AUTH
+        answer and each end-of-DATA reply, is held back (round-trip latency).
     :param latency_jitter: uniform spread (±) around ``latency``.
     :param rate_limit: report requests per second the front proxy lets through (token bucket);
         beyond it, HTTP 429 with ``Retry-After``. ``None`` = no limit. The relay is not limited.
     :param rate_limit_burst: the bucket size (default ``max(1, floor(rate_limit))``).
+    :param smtp_max_messages_per_connection: Exim's ``smtp_accept_max_per_connection``: MAIL commands
+        beyond it on one connection get ``421 too many messages in this connection`` (``0``, the
+        default, means no limit; Exim's own default is 1000).
 
     The request log (:attr:`requests`) holds report requests only: ``params`` keeps every name
     but shows ``***`` for a non-empty ``senha_smtp`` / ``token_auth``; ``api_key_valid`` is the
@@ -102,6 +105,7 @@ class XmailerEmulator(EmulatorBase):
         latency_jitter: float = 0.0,
         rate_limit: float | None = None,
         rate_limit_burst: int | None = None,
+        smtp_max_messages_per_connection: int = 0,
     ):
         self._clock = EmulatorClock()
         self._backend = XmailerBackend(
@@ -129,7 +133,12 @@ class XmailerEmulator(EmulatorBase):
         self._http = EmulatorServer(self._service, self._clock, host=host, port=http_port, network=network)
         # The relay shares the report endpoint's latency setting (one network path to the service).
         self._relay_handler = RelayHandler(
-            self._backend, self._smtp_faults, username, password, delay=self._http.network.delay
+            self._backend,
+            self._smtp_faults,
+            username,
+            password,
+            delay=self._http.network.delay,
+            max_messages_per_connection=smtp_max_messages_per_connection,
         )
         self._smtp_host = host
         self._smtp_port = smtp_port
@@ -315,8 +324,11 @@ class XmailerEmulator(EmulatorBase):
         """Make the next ``count`` SMTP transactions meet an SMTP fault.
 
         ``drop_after_data`` (message queued, connection closed without a reply — the ambiguous
-        send), ``tempfail_data`` (451, not queued), ``reject_rcpt`` (550 for every RCPT),
-        ``auth_fail`` (535 for every AUTH of the connection).
+        send), ``drop_before_data`` (hang-up at RCPT), ``tempfail_data`` (451 at the end of DATA, not
+        queued), ``reject_rcpt`` (550 for every RCPT), ``defer_rcpt`` (451 for every RCPT),
+        ``rcpt_421_drop`` (421 at RCPT, then a hang-up), ``too_many_messages`` (421 at MAIL, the
+        connection kept open), ``auth_fail`` (535 for every AUTH of the connection),
+        ``auth_tempfail`` (454 for every AUTH of the connection).
 
         :param name: the fault name.
         :param count: how many transactions (connections for ``auth_fail``).

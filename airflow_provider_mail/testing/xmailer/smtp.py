@@ -38,8 +38,27 @@ SMTP_FAULTS = {
     "drop_after_data": "read the DATA, queue the message, close the connection without a reply",
     "tempfail_data": "451 at the end of DATA; the message is not queued",
     "reject_rcpt": "550 for every RCPT of the transaction",
+    "defer_rcpt": "451 for every RCPT of the transaction (an Exim defer ACL, greylisting): nothing queued",
+    "rcpt_421_drop": (
+        "421 at the second RCPT of the transaction (the first was accepted), then the relay hangs up "
+        "(an Exim ACL drop on a recipient rate limit): nothing queued"
+    ),
+    "too_many_messages": (
+        "421 at the next MAIL and every later one of that connection, which stays open "
+        "(Exim's smtp_accept_max_per_connection)"
+    ),
     "auth_fail": "535 for every AUTH of a connection, even with the right credentials",
+    "auth_tempfail": "454 for every AUTH of a connection (the relay cannot check passwords now)",
 }
+AUTH_TEMPFAIL_REPLY = "454 4.7.0 Temporary authentication failure"
+#: Exim's words when a connection has carried ``smtp_accept_max_per_connection`` messages (smtp_in.c).
+TOO_MANY_MESSAGES_REPLY = "421 too many messages in this connection"
+DEFER_RCPT_REPLY = "451 4.3.0 <{address}>: Temporary local problem - please try later"
+DROP_RCPT_REPLY = "421 4.7.0 smtp.xmailer.test Sending rate too high - closing connection"
+#: Exim's ``verify = recipient`` / ``verify = sender`` for a domain that cannot be routed; the reserved
+#: ``.invalid`` TLD (RFC 2606) stands for one.
+UNROUTEABLE_RCPT_REPLY = "550 Unrouteable address"
+SENDER_VERIFY_REPLY = "550 Sender verify failed"
 MAX_MESSAGE_BYTES = 50 * 1024 * 1024  # the service's documented per-message limit
 TEMPFAIL_DATA_REPLY = "451 4.3.0 Temporary local problem - please try later"
 _RELAY_HOSTNAME = "smtp.xmailer.test"
@@ -112,7 +131,10 @@ class RelayHandler:
     :param faults: the pending SMTP faults.
     :param username: the SMTP AUTH user.
     :param password: its password.
-    :param delay: draws the injected latency for one end-of-DATA reply (seconds, ``0`` = none).
+    :param delay: draws the injected latency of one round trip (seconds, ``0`` = none): it holds
+        back the greeting (the connect), each AUTH answer and each end-of-DATA reply.
+    :param max_messages_per_connection: like Exim's ``smtp_accept_max_per_connection``: MAIL commands
+        beyond it get ``421 too many messages in this connection`` (``0`` = no limit).
     """
 
     def __init__(
@@ -122,12 +144,14 @@ class RelayHandler:
         username: str,
         password: str,
         delay: Callable[[], float] | None = None,
+        max_messages_per_connection: int = 0,
     ):
         self.backend = backend
         self.faults = faults
         self.username = username
         self.password = password
         self.delay = delay or (lambda: 0.0)
+        self.max_messages_per_connection = int(max_messages_per_connection)
 
     def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> Any:
         """aiosmtpd's ``authenticator`` callback for PLAIN and LOGIN."""
@@ -135,6 +159,9 @@ class RelayHandler:
 
         if server.refuses_auth is None:  # decided once per connection, at its first AUTH
             server.refuses_auth = self.faults.take("auth_fail")
+            server.defers_auth = self.faults.take("auth_tempfail")
+        if server.defers_auth:
+            return AuthResult(success=False, handled=False, message=AUTH_TEMPFAIL_REPLY)
         if server.refuses_auth or not isinstance(auth_data, LoginPassword):
             return AuthResult(success=False, handled=False)
         login = auth_data.login.decode("utf-8", "replace")
@@ -143,11 +170,29 @@ class RelayHandler:
             return AuthResult(success=False, handled=False)
         return AuthResult(success=True, auth_data=login)
 
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        """Offer PIPELINING, as Exim does by default (``pipelining_advertise_hosts = *``)."""
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
     ) -> str:
-        """Start a transaction; decide whether its recipients are all refused."""
+        """Start a transaction; decide whether its recipients are all refused or deferred."""
+        server.mail_commands += 1
+        limit = self.max_messages_per_connection
+        over_limit = bool(limit) and server.mail_commands > limit
+        if server.too_many or over_limit or self.faults.take("too_many_messages"):
+            # Exim answers and keeps the connection open; every later MAIL gets the same answer.
+            server.too_many = True
+            return TOO_MANY_MESSAGES_REPLY
+        if _unrouteable(address):
+            return SENDER_VERIFY_REPLY
         server.rejecting_recipients = self.faults.take("reject_rcpt")
+        server.deferring_recipients = self.faults.take("defer_rcpt")
+        server.dropping_at_rcpt = self.faults.take("rcpt_421_drop")
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
@@ -158,6 +203,13 @@ class RelayHandler:
         """Accept a recipient, unless a ``reject_rcpt`` fault hits this transaction."""
         if getattr(server, "rejecting_recipients", False):
             return f"550 5.1.1 <{address}>: Recipient address rejected"
+        if getattr(server, "deferring_recipients", False):
+            return DEFER_RCPT_REPLY.format(address=address)
+        if _unrouteable(address):
+            return UNROUTEABLE_RCPT_REPLY
+        if getattr(server, "dropping_at_rcpt", False) and envelope.rcpt_tos:
+            await server.push(DROP_RCPT_REPLY)
+            raise asyncio.CancelledError  # aiosmtpd closes the transport, sending nothing more
         if self.faults.take("drop_before_data"):
             raise asyncio.CancelledError  # aiosmtpd closes the transport without a reply
         envelope.rcpt_tos.append(address)
@@ -232,6 +284,10 @@ class SmtpRelay:
         controller, self._controller = self._controller, None
         if controller is not None:
             controller.stop()
+
+
+def _unrouteable(address: str) -> bool:
+    return address.rstrip(">").lower().endswith(".invalid")
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -5,8 +5,9 @@ Kept apart from :mod:`.xmailer_smtp` so that importing the emulator never import
 
 from __future__ import annotations
 
+import asyncio
 import socket
-from typing import Any
+from typing import Any, AnyStr
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Session
@@ -42,10 +43,55 @@ class RelaySMTP(SMTP):
         self._auth_require_tls = auth_needs_starttls
         self.process_id = process_id
         self.rejecting_recipients = False  # a reject_rcpt fault hit the current transaction
+        self.deferring_recipients = False  # a defer_rcpt fault hit the current transaction
+        self.dropping_at_rcpt = False  # a rcpt_421_drop fault hit the current transaction
         self.refuses_auth: bool | None = None  # an auth_fail fault hit this connection
+        self.defers_auth = False  # an auth_tempfail fault hit this connection
+        self.mail_commands = 0  # MAIL commands on this connection
+        self.too_many = False  # this connection answers every MAIL with 421 (Exim's per-connection limit)
+        self._greeted = False
+        self._held: list[bytes] = []
 
     def _create_session(self) -> Session:
         return QuietSession(self.loop)
+
+    def connection_made(self, transport: Any) -> None:
+        """Send every reply as soon as it is written (no Nagle wait for the client's delayed ACK)."""
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
+
+    async def push(self, status: AnyStr) -> None:
+        """Write a multi-line reply (``250-…`` lines, then ``250 …``) in one segment, as Exim does.
+
+        aiosmtpd writes each line on its own; with Nagle's algorithm the second segment then waits for
+        the client's delayed ACK (~40 ms on Linux) on every EHLO. The greeting is held back by one
+        round trip of the emulated latency (the connect).
+        """
+        encoding = "utf-8" if self.enable_SMTPUTF8 else "ascii"
+        line = status.encode(encoding) if isinstance(status, str) else status
+        if line[3:4] == b"-":
+            self._held.append(line)
+            return
+        if not self._greeted:
+            self._greeted = True
+            await self._round_trip()
+        held: list[bytes] = self._held
+        self._held = []
+        if held:
+            line = b"\r\n".join([*held, line])
+        await super().push(line)
+
+    async def smtp_AUTH(self, arg: str) -> None:
+        """AUTH, answered one emulated round trip later (a remote relay checks the password)."""
+        await self._round_trip()
+        await super().smtp_AUTH(arg)
+
+    async def _round_trip(self) -> None:
+        delay = self.event_handler.delay()
+        if delay:
+            await asyncio.sleep(delay)
 
 
 class RelayController(Controller):
