@@ -53,7 +53,11 @@ _LAZY = {
     "BaseNotifier": ("airflow.sdk", "airflow.notifications.basenotifier"),
     "BaseSensorOperator": ("airflow.sdk", "airflow.sensors.base"),
     "PokeReturnValue": ("airflow.sdk", "airflow.sensors.base"),
+    # Airflow 2 has no event triggers: a BaseEventTrigger subclass still imports there, as a plain trigger.
+    "BaseEventTrigger": ("airflow.triggers.base", "airflow.triggers.base"),
 }
+#: Names that Airflow 2 spells differently (``name: Airflow 2 attribute``).
+_AIRFLOW_2_NAMES = {"BaseEventTrigger": "BaseTrigger"}
 
 if TYPE_CHECKING:
     from airflow.sdk import (
@@ -73,13 +77,42 @@ def __getattr__(name: str) -> Any:
     if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     module = _LAZY[name][0 if AIRFLOW_V_3_0_PLUS else 1]
-    value = getattr(importlib.import_module(module), name)
+    attribute = name if AIRFLOW_V_3_0_PLUS else _AIRFLOW_2_NAMES.get(name, name)
+    value = getattr(importlib.import_module(module), attribute)
     globals()[name] = value
     return value
 
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection, Context  # noqa: F401 - re-exported for type hints
+    from airflow.triggers.base import BaseEventTrigger
+
+
+class Airflow3Required(ImportError):
+    """A feature of this provider that exists only on Airflow 3 was used on Airflow 2."""
+
+
+def require_airflow_3(feature: str) -> None:
+    """Fail clearly when an Airflow-3-only feature (assets, event triggers, api-server plugins) runs on 2.x.
+
+    :param feature: what was used, named in the error.
+    :raises Airflow3Required: on Airflow 2.
+    """
+    if not AIRFLOW_V_3_0_PLUS:
+        raise Airflow3Required(
+            f"{feature} needs Airflow 3 (asset events and event-driven scheduling); this is Airflow "
+            f"{_airflow_version}. On Airflow 2 poll delivery with the delivery sensors instead."
+        )
+
+
+def airflow_3_plugin_parts(build: Any) -> dict[str, Any]:
+    """What the provider's Airflow plugin contributes: ``build()`` on Airflow 3, nothing on Airflow 2.
+
+    Airflow 2 loads the same ``airflow.plugins`` entry point; the plugin must load there and do nothing.
+
+    :param build: returns the plugin's attributes (``fastapi_apps``, ``listeners``).
+    """
+    return build() if AIRFLOW_V_3_0_PLUS else {}
 
 
 def mask_secret(secret: str) -> None:
@@ -261,10 +294,12 @@ __all__: list[Any] = [
     "AIRFLOW_V_3_1_PLUS",
     "AIRFLOW_V_3_2_PLUS",
     "DAG",
+    "Airflow3Required",
     "AirflowException",
     "AirflowFailException",
     "AirflowSensorTimeout",
     "AirflowSkipException",
+    "BaseEventTrigger",
     "BaseHook",
     "BaseNotifier",
     "BaseOperator",
@@ -272,6 +307,7 @@ __all__: list[Any] = [
     "ObjectStoragePath",
     "PokeReturnValue",
     "TaskDeferred",
+    "airflow_3_plugin_parts",
     "airflow_email_from_address",
     "base_notifier_kwargs",
     "dag",
@@ -284,6 +320,7 @@ __all__: list[Any] = [
     "mapped_instance_count",
     "mask_secret",
     "provider_info_schema_path",
+    "require_airflow_3",
     "set_variable",
     "task",
     "variable_keys",

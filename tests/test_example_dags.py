@@ -284,13 +284,19 @@ MANUAL_RUN_WITHOUT_LOGICAL_DATE = textwrap.dedent(
 )
 
 
+#: Example DAGs scheduled on asset events (Airflow 3 only): Airflow 2 cannot import them.
+AIRFLOW_3_ONLY_EXAMPLES = frozenset({"example_sender25_bounce_handling.py"})
+
+
 def _example_dag_ids():
     import re
 
+    from airflow_provider_mail._compat import AIRFLOW_V_3_0_PLUS
     from tests.conftest import REPO_ROOT
 
     for path in sorted((REPO_ROOT / "example_dags").glob("*.py")):
-        yield from re.findall(r'dag_id="([^"]+)"', path.read_text())
+        if AIRFLOW_V_3_0_PLUS or path.name not in AIRFLOW_3_ONLY_EXAMPLES:
+            yield from re.findall(r'dag_id="([^"]+)"', path.read_text())
 
 
 @pytest.fixture

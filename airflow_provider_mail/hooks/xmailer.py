@@ -186,17 +186,23 @@ class XmailerReportHook(HttpServiceHook[XmailerConnectionSettings], _XmailerBase
         return XmailerReport(self, request, window, strict, row_filter)
 
     async def aiter_report(
-        self, start: datetime | str, end: datetime | str, *, queue_id: str | None = None
+        self,
+        start: datetime | str,
+        end: datetime | str,
+        *,
+        queue_id: str | None = None,
+        status: str | None = None,
     ) -> AsyncIterator[ReportRow]:
         """Async, streamed :meth:`get_report` over httpx (for triggers): one request, rows as they come.
 
         :param start: window start (aware datetime or ISO string).
         :param end: window end.
         :param queue_id: only this queue id (``idMensagem``).
+        :param status: ``"erro"``/``"failed"`` or ``"sucesso"``/``"delivered"``: filtered by the service.
         """
         settings = await self.aget_settings()
         window = ReportWindow.from_bounds(start, end, settings.timezone)
-        request = report_request(settings, window, queue_id=queue_id)
+        request = report_request(settings, window, queue_id=queue_id, status=status)
         wanted = ReportFilter(queue_id=queue_id)
         attempts = self._attempts()
         while True:

@@ -6,7 +6,9 @@ Example::
         --ready-file /tmp/sender25.url
 
 prints ``sender25 emulator listening on http://127.0.0.1:8025`` once it accepts connections and
-writes the URL to ``--ready-file`` (so a Makefile or CI step can wait for the file). Both
+writes the URL to ``--ready-file`` (so a Makefile or CI step can wait for the file). ``--webhook URL``
+(repeatable) sends Postal's signed webhooks there and ``--webhook-key-file PATH`` writes the signing key's
+public PEM (the JWKS is at ``/.well-known/jwks.json``). Both
 subcommands take ``--latency S --latency-jitter S`` (round-trip latency) and ``--rate-limit RPS
 --rate-limit-burst N`` (HTTP 429 with ``Retry-After`` beyond it). Likewise::
 
@@ -75,6 +77,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sender25.add_argument(
         "--ready-file", type=Path, metavar="PATH", help="write the base URL here once listening"
+    )
+    sender25.add_argument(
+        "--webhook",
+        action="append",
+        dest="webhooks",
+        metavar="URL",
+        help="send Postal's signed webhooks (all events) to URL; repeat for more",
+    )
+    sender25.add_argument(
+        "--webhook-key-file",
+        type=Path,
+        metavar="PATH",
+        help="write the webhook signing key's public half (PEM) here",
     )
     _add_network_arguments(sender25)
     _add_xmailer_parser(services)
@@ -160,8 +175,11 @@ def run_sender25(args: argparse.Namespace, stop: threading.Event) -> int:
         delivery_delay=args.delivery_delay,
         retry_interval=args.retry_interval,
         bounce_delay=args.bounce_delay,
+        webhook_urls=tuple(args.webhooks or ()),
         **_network_settings(args),
     )
+    if args.webhook_key_file is not None:
+        _write_atomically(args.webhook_key_file, emulator.webhook_signer.public_pem)
     return _serve(
         emulator, args.ready_file, stop, lambda: [f"sender25 emulator listening on {emulator.base_url}"]
     )

@@ -209,18 +209,8 @@ class AirflowStack:
         began = time.monotonic()
         self.airflow("db", "migrate", timeout=180)
         self.timings.migrate = time.monotonic() - began
-        for name, args in _services(self.api_port):
-            log = self.home / f"{name}.out"
-            self._logs[name] = log
-            with log.open("wb") as out:
-                self._procs[name] = subprocess.Popen(
-                    [_AIRFLOW, *args],
-                    env=self.env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,  # its own process group: we signal the group
-                )
+        for name, _ in _services(self.api_port):
+            self.start_service(name)
         self.client.wait_healthy(timeout=120)
         self.timings.healthy = time.monotonic() - began
 
@@ -241,6 +231,27 @@ class AirflowStack:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=10)
         self._procs.clear()
+
+    def start_service(self, name: str) -> None:
+        """Start one service (again, after :meth:`kill_service`); its output is appended to its log."""
+        (args,) = [args for service, args in _services(self.api_port) if service == name]
+        log = self.home / f"{name}.out"
+        self._logs[name] = log
+        with log.open("ab") as out:
+            self._procs[name] = subprocess.Popen(
+                [_AIRFLOW, *args],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group: we signal the group
+            )
+
+    def kill_service(self, name: str) -> None:
+        """SIGKILL one service's whole process group (by its id) and reap it; the others keep running."""
+        proc = self._procs.pop(name)
+        _signal_group(proc, signal.SIGKILL)
+        proc.wait(timeout=30)
 
     def check_alive(self) -> None:
         """Raise if a service died (its output tail says why)."""

@@ -30,6 +30,13 @@ from airflow_provider_mail.testing._server import EmulatorServer, RequestRecord
 from .app import ROUTES, Sender25Service
 from .lifecycle import POSTAL_HOLD_EXPIRY_SECONDS, LifecycleTiming
 from .store import MailServer, Sender25Backend, StoredMessage
+from .webhooks import (
+    POSTAL_TIMEOUT_SECONDS,
+    WebhookDispatcher,
+    WebhookRequestRecord,
+    WebhookSigner,
+    delivery_payload,
+)
 
 _SEND_PATHS = frozenset(path for path, (controller, _, _) in ROUTES.items() if controller == "send")
 
@@ -56,6 +63,8 @@ class Sender25Emulator(EmulatorBase):
     :param rate_limit: requests per second a front proxy lets through (token bucket); beyond
         it, HTTP 429 with ``Retry-After``. ``None`` = no limit.
     :param rate_limit_burst: the bucket size (default ``max(1, floor(rate_limit))``).
+    :param webhook_urls: webhook URLs configured from the start (all events); see :meth:`add_webhook`.
+    :param webhook_timeout: seconds a webhook attempt waits for the receiver (Postal: 5).
     """
 
     def __init__(
@@ -78,6 +87,8 @@ class Sender25Emulator(EmulatorBase):
         latency_jitter: float = 0.0,
         rate_limit: float | None = None,
         rate_limit_burst: int | None = None,
+        webhook_urls: tuple[str, ...] | list[str] = (),
+        webhook_timeout: float = POSTAL_TIMEOUT_SECONDS,
     ):
         self._clock = EmulatorClock()
         timing = LifecycleTiming(
@@ -94,9 +105,13 @@ class Sender25Emulator(EmulatorBase):
         self._backend.add_server(MailServer("main", api_key, **self._server_defaults))
         self._backend.default_api_key = api_key
         network = NetworkSettings(latency, latency_jitter, rate_limit, rate_limit_burst)
+        self._webhooks = WebhookDispatcher(self._clock, tick=self._bring_forward, timeout=webhook_timeout)
+        self._backend.servers[api_key].on_delivery = self._emit_delivery_webhook
         self._http = EmulatorServer(
-            Sender25Service(self._backend), self._clock, host=host, port=port, network=network
+            Sender25Service(self._backend, self._webhooks), self._clock, host=host, port=port, network=network
         )
+        for url in webhook_urls:
+            self.add_webhook(url)
 
     # -- configuration ---------------------------------------------------------------------
 
@@ -163,7 +178,9 @@ class Sender25Emulator(EmulatorBase):
         if allow_sender is not None:
             settings["allow_sender"] = allow_sender
         label = name or f"server-{len(self._backend.servers) + 1}"
-        self._backend.add_server(MailServer(label, api_key, suspended=suspended, **settings))
+        server = MailServer(label, api_key, suspended=suspended, **settings)
+        server.on_delivery = self._emit_delivery_webhook
+        self._backend.add_server(server)
 
     def airflow_connection(self, conn_type: str = "sender25", **extra: Any) -> str:
         """Return the JSON form of an Airflow connection to this emulator (``AIRFLOW_CONN_*``).
@@ -222,9 +239,71 @@ class Sender25Emulator(EmulatorBase):
         self._backend.release(self._server(api_key), message_id)
 
     def reset(self) -> None:
-        """Clear messages, the request log, queued faults and the clock offset; keep the port
-        and settings (flavour, servers, suspension)."""
+        """Clear messages, the request log, queued faults, webhook requests and the clock offset; keep
+        the port and settings (flavour, servers, suspension, webhook URLs and key)."""
         self._http.reset()
+        self._webhooks.reset()
+
+    # -- webhooks (Postal's, signed; see .webhooks) ------------------------------------------
+
+    def start(self) -> Sender25Emulator:
+        """Start serving (and delivering webhooks, once a URL is configured)."""
+        super().start()
+        self._webhooks.autostart = True
+        if self._webhooks.endpoints:
+            self._webhooks.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop delivering webhooks and serving."""
+        self._webhooks.autostart = False
+        self._webhooks.stop()
+        super().stop()
+
+    def add_webhook(self, url: str, events: list[str] | tuple[str, ...] | None = None) -> None:
+        """Configure a webhook URL, as in the panel's Webhooks page.
+
+        :param url: where Postal POSTs (a ``user:pass@`` part is not supported).
+        :param events: the event names it gets; ``None`` = all events.
+        """
+        self._webhooks.add_endpoint(url, events)
+
+    @property
+    def webhook_signer(self) -> WebhookSigner:
+        """The installation's signing key: ``public_pem``, ``dkim_value``, ``jwks()``, ``kid``,
+        ``sign(body)`` (Postal's three headers) and ``sign_with(body, "sha1"|"sha256")``."""
+        return self._webhooks.signer
+
+    def webhook_requests(self) -> list[WebhookRequestRecord]:
+        """Every webhook request queued so far, with its attempts (oldest first)."""
+        return self._webhooks.requests()
+
+    def inject_webhook_fault(self, fault: str, count: int = 1) -> None:
+        """Make the next ``count`` webhook attempts meet a receiver-side fault.
+
+        :param fault: ``duplicate`` (a successful delivery is sent again, same body and uuid) or
+            ``lost_response`` (sent, but counted as failed as after a timeout: retried later).
+        :param count: how many attempts it hits.
+        """
+        self._webhooks.inject(fault, count)
+
+    def trigger_webhook(self, event: str, payload: dict[str, Any]) -> list[WebhookRequestRecord]:
+        """Queue a webhook of any event (``DomainDNSError``, ``SendLimitExceeded``, ...) to every URL
+        that wants it.
+
+        :param event: the event name.
+        :param payload: its payload.
+        """
+        return self._webhooks.trigger(event, payload)
+
+    def _bring_forward(self) -> None:
+        for server in list(self._backend.servers.values()):
+            self._backend.refresh(server)
+
+    def _emit_delivery_webhook(self, record: Any, row: Any) -> None:
+        produced = delivery_payload(record, row)
+        if produced is not None:
+            self._webhooks.trigger(*produced)
 
     def _server(self, api_key: str | None) -> MailServer:
         server = self._backend.server_for_key(api_key if api_key is not None else self.api_key)

@@ -24,6 +24,8 @@ from .messages import deliveries, message
 from .params import MalformedParams, ParameterError, ServiceCrash, source_params
 from .send import send_message, send_raw
 from .store import ActionContext, MailServer, Sender25Backend
+from .webhook_admin import webhook_admin
+from .webhooks import WebhookDispatcher
 from .wire import MOONROPE, ApiError, app_headers, envelope, envelope_response, round_time
 
 Action = Callable[[ActionContext, dict[str, Any]], Any]
@@ -34,6 +36,8 @@ ROUTES: dict[str, tuple[str, str, Action]] = {
     "/api/v1/messages/message": ("messages", "message", message),
     "/api/v1/messages/deliveries": ("messages", "deliveries", deliveries),
 }
+#: Postal's JWKS of the webhook signing key (``config/routes.rb``: ``.well-known/jwks.json``).
+JWKS_PATH = "/.well-known/jwks.json"
 # Rails routes the legacy API for these verbs (HEAD rides on GET); others hit the 404 page.
 RAILS_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH"})
 
@@ -44,8 +48,9 @@ class Sender25Service:
     :param backend: the installation's state (servers, messages, flavour, clock).
     """
 
-    def __init__(self, backend: Sender25Backend):
+    def __init__(self, backend: Sender25Backend, webhooks: WebhookDispatcher | None = None):
         self.backend = backend
+        self.webhooks = webhooks
 
     # -- API -------------------------------------------------------------------------------
 
@@ -57,6 +62,8 @@ class Sender25Service:
         flavour = self.backend.flavour
         started = time.perf_counter()
         route = ROUTES.get(request.path)
+        if request.path == JWKS_PATH and request.method in ("GET", "HEAD") and self.webhooks is not None:
+            return AppOutcome(HttpResponse.json(200, self.webhooks.signer.jwks()))
         if route is None:
             return AppOutcome(_unknown_path_response(flavour, request))
         before_action = _before_action_response(flavour, request)
@@ -145,6 +152,8 @@ class Sender25Service:
             server = self._server(spec.get("api_key"))
             self.backend.release(server, int(spec["id"]))
             return HttpResponse.json(200, self.backend.snapshot(server, int(spec["id"])).summary())
+        if route.strip("/").startswith("webhooks") and self.webhooks is not None:
+            return webhook_admin(self.webhooks, request, route.strip("/"))
         if endpoint == ("POST", "config"):
             spec = admin_json(request)
             server = self._server(spec.get("api_key"))

@@ -12,6 +12,7 @@ import re
 import secrets
 import string
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from functools import cached_property
@@ -144,6 +145,8 @@ class MailServer:
         self.allow_sender = allow_sender
         self.suspended = suspended
         self.messages: dict[int, MessageRecord] = {}
+        #: Called with ``(record, row)`` for each delivery row recorded (the webhook emitter listens).
+        self.on_delivery: Callable[[MessageRecord, DeliveryRow], None] | None = None
         self._next_id = 1
         self._next_delivery_id = 1
         # Next planned attempt of every unfinished message, earliest first: each request only looks at
@@ -239,10 +242,11 @@ class MailServer:
                 bounce_id = self._next_id
                 self._next_id += 1
             record.process(plan[done].status)
-            record.deliveries.append(
-                make_row(self._next_delivery_id, plan[done], record.rcpt_to, bounce_id=bounce_id)
-            )
+            row = make_row(self._next_delivery_id, plan[done], record.rcpt_to, bounce_id=bounce_id)
+            record.deliveries.append(row)
             self._next_delivery_id += 1
+            if self.on_delivery is not None:
+                self.on_delivery(record, row)
             self._push_next(record, timing)
 
     def _push_next(self, record: MessageRecord, timing: LifecycleTiming) -> None:

@@ -1,0 +1,1 @@
+../../../example_dags/example_sender25_bounce_handling.py
