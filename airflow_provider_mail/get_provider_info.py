@@ -42,7 +42,7 @@ def get_provider_info() -> dict[str, Any]:
             ["operators.sender25", "operators.bulk"], ["operators.xmailer", "operators.bulk"]
         ),
         "sensors": _by_service("sensors.delivery", "sensors.delivery"),
-        "triggers": _by_service("triggers.delivery", "triggers.delivery"),
+        "triggers": _by_service("triggers.delivery", ["triggers.delivery", "triggers.xmailer_failures"]),
         "notifications": [f"{_PACKAGE}.notifications.sender25.Sender25Notifier"],
         "email-backends": [f"{_PACKAGE}.utils.emailer.send_email"],
         "connection-types": [
@@ -52,7 +52,8 @@ def get_provider_info() -> dict[str, Any]:
         # `airflow mail-ledger purge`: read by Airflow 3 (tested on 3.3.2); 2.11 ignores the key.
         "cli": [f"{_PACKAGE}.cli.get_cli_commands"],
         "config": {"mail_provider": _MAIL_PROVIDER_CONFIG},
-        # Events (bounce webhooks): their plugin / asset-uris entries go here.
+        # The webhook receiver is an ``airflow.plugins`` entry point only: declared here as well,
+        # Airflow would report the plugin registered twice.
     }
 
 

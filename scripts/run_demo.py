@@ -3,7 +3,9 @@
 Starts the Sender25 emulator on loopback, points ``sender25_default`` at it and runs four DAGs, each in
 a separate `airflow` process: the hook calls, the invoice send, the main story, send-and-confirm
 (send, wait in the triggerer until delivered, act on it; a bounce fails fast), and a bulk send of 400
-statements. For each it prints the task timeline and what the emulator received.
+statements. For each it prints the task timeline and what the emulator received. Then, on Airflow 3,
+the events story (scripts/demo_events.py): a ``+hardfail`` send becomes a run of the bounce-handling DAG
+through a real api-server receiving the emulator's signed webhook.
 """
 
 from __future__ import annotations
@@ -142,7 +144,11 @@ def main() -> int:
             f"\n{len(emulator.requests)} API requests, {len(emulator.accepted_sends())} sends accepted, "
             f"{len(emulator.messages())} messages stored."
         )
-    return worst
+    # Events: a +hardfail send turns into a run of the bounce-handling DAG through a real api-server
+    # receiving the emulator's signed webhook (Airflow 3).
+    from demo_events import run_events_demo
+
+    return worst or run_events_demo()
 
 
 if __name__ == "__main__":

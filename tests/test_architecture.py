@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "airflow_provider_mail"
-PURE_CORES = ("_sender25", "_xmailer", "_shared", "_transport")
+PURE_CORES = ("_sender25", "_xmailer", "_shared", "_transport", "_webhooks")
 UPPER_LAYERS = ("hooks", "operators", "sensors", "triggers", "notifications", "utils", "_delivery")
 
 

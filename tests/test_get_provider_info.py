@@ -231,14 +231,17 @@ def _extras_read_by(path, function):
 
 
 READERS = {
-    "sender25": ("airflow_provider_mail/_sender25/connection.py", "resolve_sender25_settings"),
-    "xmailer": ("airflow_provider_mail/_xmailer/connection.py", "resolve_xmailer_settings"),
+    "sender25": (
+        ("airflow_provider_mail/_sender25/connection.py", "resolve_sender25_settings"),
+        ("airflow_provider_mail/_webhooks/settings.py", "resolve_webhook_settings"),
+    ),
+    "xmailer": (("airflow_provider_mail/_xmailer/connection.py", "resolve_xmailer_settings"),),
 }
 
 
 @pytest.mark.parametrize("conn_type", sorted(READERS))
 def test_every_extra_the_hook_reads_is_on_the_form(conn_type):
-    read = _extras_read_by(*READERS[conn_type])
+    read = set().union(*(_extras_read_by(path, function) for path, function in READERS[conn_type]))
     assert len(read) > 5  # the walk found the getters
     assert {extra.name for extra in CONNECTION_FORMS[conn_type].extras} == read
 
@@ -329,7 +332,10 @@ def test_airflow_holds_the_sensors_triggers_and_bulk_operators(airflow_shows):
 
 
 def test_airflow_lists_the_trigger_and_the_notifier(airflow_shows):
-    assert set(airflow_shows["triggers"]) == {"airflow_provider_mail.triggers.delivery"}
+    assert set(airflow_shows["triggers"]) == {
+        "airflow_provider_mail.triggers.delivery",
+        "airflow_provider_mail.triggers.xmailer_failures",
+    }
     assert "airflow_provider_mail.notifications.sender25.Sender25Notifier" in airflow_shows["notifications"]
 
 
@@ -356,7 +362,7 @@ def test_the_cli_command_is_declared_where_airflow_reads_it(airflow_shows):
 
     assert INFO["cli"] == ["airflow_provider_mail.cli.get_cli_commands"]
     if AIRFLOW_V_3_0_PLUS:
-        assert airflow_shows["cli"] == ["airflow_provider_mail.cli.get_cli_commands"]
+        assert "airflow_provider_mail.cli.get_cli_commands" in airflow_shows["cli"]
 
 
 # -- through the `airflow` command line ---------------------------------------------------------------
@@ -384,7 +390,11 @@ def test_airflow_providers_triggers_and_notifications_list_ours():
     ours = {
         (t["class"], t["integration_name"]) for t in triggers if t["package_name"] == "airflow-provider-mail"
     }
-    assert ours == {("airflow_provider_mail.triggers.delivery", name) for name in ("Sender25", "xmailer")}
+    assert ours == {
+        ("airflow_provider_mail.triggers.delivery", "Sender25"),
+        ("airflow_provider_mail.triggers.delivery", "xmailer"),
+        ("airflow_provider_mail.triggers.xmailer_failures", "xmailer"),
+    }
     notifications = _airflow("providers", "notifications", "-o", "plain")
     assert "airflow_provider_mail.notifications.sender25.Sender25Notifier" in notifications
 

@@ -211,6 +211,37 @@ SENDER25_FORM = ConnectionForm(
             "Permit http to a non-loopback host: the API key would travel in clear text (not advised).",
             default=False,
         ),
+        ExtraField(
+            "webhook_public_key",
+            "Webhook public key",
+            "string",
+            "The key Postal signs webhooks with: a PEM, or the p= value of the postal._domainkey TXT "
+            "record. Empty: read from <base URL>/.well-known/jwks.json.",
+            placeholder="MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQ...",
+        ),
+        ExtraField(
+            "webhook_allow_sha1",
+            "Accept SHA-1 webhook signatures",
+            "boolean",
+            "Accept X-Postal-Signature (SHA-1) when X-Postal-Signature-256 is absent (Postal before 3.2).",
+            default=True,
+        ),
+        ExtraField(
+            "webhook_max_age",
+            "Webhook max age (s)",
+            "number",
+            "How old a webhook's timestamp may be (Postal retries for about 36 minutes).",
+            default=7200.0,  # _webhooks.envelope.DEFAULT_MAX_AGE_SECONDS (tests/webhooks checks)
+            minimum=1,
+        ),
+        ExtraField(
+            "webhook_max_body_bytes",
+            "Webhook max body (bytes)",
+            "integer",
+            "The largest webhook body read; a larger one is refused while it streams.",
+            default=262144,  # _webhooks.envelope.DEFAULT_MAX_BODY_BYTES (tests/webhooks checks)
+            minimum=1,
+        ),
     ),
 )
 
