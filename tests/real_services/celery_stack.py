@@ -379,6 +379,26 @@ class CeleryStack(AirflowStack):
         self.start_service(f"worker-{name}")
         self.wait_workers(timeout)
 
+    def restart_triggerer(self, name: str, timeout: float = 90) -> None:
+        """Start ``name`` (a triggerer) again and wait until it has registered its job and heartbeats.
+
+        A triggerer that is still starting dies when the database goes away (Airflow does not retry its
+        first job insert), so a test that breaks the database must not begin before this returns.
+        """
+        since = self.postgres.query("SELECT now()")[0][0]
+        self.start_service(name)
+
+        def registered() -> bool:
+            rows = self.postgres.query(
+                "SELECT 1 FROM job WHERE job_type = 'TriggererJob' AND hostname = %s AND state = 'running' "
+                "AND start_date >= %s AND latest_heartbeat > start_date",
+                name,
+                since,
+            )
+            return bool(rows)
+
+        self._wait_alive(f"{name} to register and heartbeat", registered, timeout)
+
     def _wait_alive(self, what: str, probe: Callable[[], Any], timeout: float) -> None:
         """:func:`wait_for`, failing at once (with its output) when a service has died."""
 

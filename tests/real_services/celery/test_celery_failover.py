@@ -31,7 +31,7 @@ def lost(celery_stack: CeleryStack) -> Iterator[list[str]]:
         if name.startswith("worker-"):
             celery_stack.restart_worker(name.removeprefix("worker-"))
         else:
-            celery_stack.start_service(name)
+            celery_stack.restart_triggerer(name)
 
 
 def test_a_worker_killed_mid_bulk_leaves_the_rest_to_the_retry_on_the_other_worker(
