@@ -62,6 +62,23 @@ DAG = textwrap.dedent(
         )
         send >> moved >> deferred >> poke
 
+        @task
+        def read_back(result):
+            # a downstream task on any worker: the bounded XCom, and every outcome from its pages
+            import logging
+
+            from airflow_provider_mail.xcom import read_gate_outcomes
+
+            outcomes = read_gate_outcomes(result)
+            delivered = sum(o["status"] == "delivered" for o in outcomes.values())
+            logging.getLogger("airflow.task").info(
+                "GATE_RESULT_BYTES=%d OUTCOMES_READ=%d DELIVERED=%d",
+                len(json.dumps(result)), len(outcomes), delivered,
+            )
+
+        read_back.override(task_id="read_deferred")(deferred.output)
+        read_back.override(task_id="read_poke")(poke.output)
+
 
     gate_elsewhere()
     """
@@ -90,6 +107,11 @@ def assert_confirmed_from_airflow_alone(output):
     sizes = [int(size) for size in re.findall(r"TRIGGER_KWARGS_BYTES=(\d+)", output)]
     assert sizes, "the deferrable gate never deferred: the test proves nothing about its kwargs"
     assert max(sizes) <= KWARGS_LIMIT, sizes
+    # both gates' XComs are a few KB; a downstream task read every outcome from the pages (the
+    # deferred gate's were written by its trigger, through Airflow)
+    reads = re.findall(r"GATE_RESULT_BYTES=(\d+) OUTCOMES_READ=(\d+) DELIVERED=(\d+)", output)
+    assert len(reads) == 2, output[-4000:]
+    assert all(int(size) <= 16 * 1024 and int(read) == int(ok) == ROWS for size, read, ok in reads), reads
 
 
 @pytest.mark.sender25_emulator(delivery_delay=4)
