@@ -22,8 +22,9 @@ source of a few KB (:mod:`airflow_provider_mail._delivery.source`), never the id
 nothing the gate reads lives on one worker's disk.
 
 **A bounded result.** The sensor's XCom (and the trigger's event, stored in the task instance's
-``next_kwargs``) is a summary of a few KB whatever the batch (:class:`~airflow_provider_mail.xcom.
-DeliveryGateResult`): the counts per status, the first 20 failures and the first 20 outcomes. Above 20
+``next_kwargs``) is a summary of a few KB whatever the batch
+(:class:`~airflow_provider_mail.xcom.DeliveryGateResult`): the counts per status, the first 20
+failures and the first 20 outcomes. Above 20
 messages every outcome is written to XCom pages of the sensor's own task instance (by the trigger when
 deferred, else by the sensor), and :func:`~airflow_provider_mail.xcom.iter_gate_outcomes` reads them
 from any worker. In reschedule mode each poke is a new process: the awaited messages' pages are read
