@@ -166,10 +166,15 @@ def event_sizes(count: int) -> dict[str, Any]:
     # the trigger writes its pages through Airflow: recorded here as the JSON XCom stores
     _compat.set_xcom = lambda **kw: ti.xcom_push(kw["key"], kw["value"])  # type: ignore[assignment]
     try:
-        for service, sensor_class in (("sender25", Sender25DeliverySensor), ("xmailer", XmailerDeliverySensor)):
+        for service, sensor_class in (
+            ("sender25", Sender25DeliverySensor),
+            ("xmailer", XmailerDeliverySensor),
+        ):
             for case, bounced_every in (("success", 0), ("failure_1pct_bounced", 100)):
                 ti.xcoms.clear()
-                verdict = judge(_outcomes(service, count, bounced_every=bounced_every), DeliveryPolicy(), now=2e9)
+                verdict = judge(
+                    _outcomes(service, count, bounced_every=bounced_every), DeliveryPolicy(), now=2e9
+                )
                 trigger = DeliveryTrigger(
                     service=service,
                     conn_id="c",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from airflow_provider_mail._delivery.pages import PageRef, PageWriter, can_push, iter_pages
 from airflow_provider_mail._delivery.policy import DeliveryStatus, Verdict
@@ -62,7 +62,9 @@ class PageTarget:
         if not can_push(ti):
             return None
         map_index = getattr(ti, "map_index", None)
-        return cls(str(ti.dag_id), str(ti.run_id), str(ti.task_id), -1 if map_index is None else int(map_index))
+        return cls(
+            str(ti.dag_id), str(ti.run_id), str(ti.task_id), -1 if map_index is None else int(map_index)
+        )
 
     def as_json(self) -> dict[str, Any]:
         """Plain JSON (a trigger kwarg)."""
@@ -173,12 +175,12 @@ def finish(
     return summary(state, message, pairs(), pages)
 
 
-def is_summary(value: Any) -> bool:
+def is_summary(value: Any) -> TypeGuard[dict[str, Any]]:
     """Whether ``value`` is a gate's summary (else: ``{key: outcome}``, as earlier versions returned).
 
     :param value: a delivery sensor's XCom.
     """
-    return isinstance(value, Mapping) and _SUMMARY_KEYS <= set(value)
+    return isinstance(value, dict) and set(value) >= _SUMMARY_KEYS
 
 
 def iter_outcomes(result: Any) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -205,4 +207,3 @@ def iter_outcomes(result: Any) -> Iterator[tuple[str, dict[str, Any]]]:
     for item in iter_pages(PageRef.from_json(reference), what="the gate's outcomes"):
         key, outcome = item
         yield str(key), dict(outcome)
-

@@ -50,7 +50,11 @@ class StoreTI:
 
     def xcom_push(self, key: str, value: Any) -> None:
         self.store.set(
-            dag_id=self.dag_id, run_id=self.run_id, task_id=self.task_id, map_index=self.map_index, key=key,
+            dag_id=self.dag_id,
+            run_id=self.run_id,
+            task_id=self.task_id,
+            map_index=self.map_index,
+            key=key,
             value=value,
         )
 

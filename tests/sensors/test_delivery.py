@@ -23,7 +23,6 @@ from airflow_provider_mail.testing import Fault, Sender25Emulator, XmailerEmulat
 from airflow_provider_mail.triggers.delivery import DeliveryTrigger
 from airflow_provider_mail.xcom import read_gate_outcomes
 from tests._delivery.simulated_time import on_emulator_clock
-from tests._delivery.xcom_store import xcom_store  # noqa: F401  (a fixture)
 
 CONTEXT = {"ti": SimpleNamespace(dag_id="d", task_id="t", run_id="r", map_index=-1, try_number=1)}
 
@@ -94,7 +93,10 @@ def test_deferrable_sensor_defers_and_the_trigger_delivers_the_same_outcome(emul
     sent = send("ana@example.org")
     event, complete = run_deferred(sensor(sent, deferrable=True))
     assert event.payload["status"] == "success" and event.payload["polls"] > 1
-    assert read_gate_outcomes(complete())[str(sent["messages"]["ana@example.org"]["id"])]["status"] == "delivered"
+    assert (
+        read_gate_outcomes(complete())[str(sent["messages"]["ana@example.org"]["id"])]["status"]
+        == "delivered"
+    )
 
 
 @pytest.mark.parametrize("deferrable", [False, True])

@@ -20,7 +20,6 @@ from airflow_provider_mail.hooks.xmailer import XmailerSmtpHook
 from airflow_provider_mail.sensors.delivery import Sender25DeliverySensor, XmailerDeliverySensor
 from airflow_provider_mail.testing import Sender25Emulator, XmailerEmulator
 from airflow_provider_mail.xcom import read_gate_outcomes
-from tests._delivery.xcom_store import xcom_store  # noqa: F401  (a fixture)
 
 COUNT = 2_000
 PER_SEND = 50
@@ -68,7 +67,10 @@ def sender25_sends(recipients: list[str]) -> list[dict[str, Any]]:
     with Sender25Hook() as hook:
         return [
             hook.send_message(
-                to=recipients[start : start + PER_SEND], from_email="n@example.com", subject="s", plain_body="b"
+                to=recipients[start : start + PER_SEND],
+                from_email="n@example.com",
+                subject="s",
+                plain_body="b",
             )
             for start in range(0, len(recipients), PER_SEND)
         ]
@@ -79,7 +81,10 @@ def xmailer_sends(recipients: list[str]) -> list[dict[str, Any]]:
     return [
         hook.send(
             build_email_message(
-                to=recipients[start : start + PER_SEND], from_email="n@example.com", subject="s", plain_body="b"
+                to=recipients[start : start + PER_SEND],
+                from_email="n@example.com",
+                subject="s",
+                plain_body="b",
             )
         )
         for start in range(0, len(recipients), PER_SEND)
