@@ -134,3 +134,14 @@ def test_an_event_of_an_earlier_trigger_is_summed_up_and_paged_on_resume(xcom_st
     result = sensor.execute_complete({"ti": xcom_store.ti()}, event)  # type: ignore[arg-type]
     assert len(json.dumps(result)) <= SUMMARY_MAX_BYTES
     assert read_gate_outcomes(result) == verdict.xcom()
+
+
+def test_the_documented_shape_is_the_one_pushed():
+    from typing import get_type_hints
+
+    from airflow_provider_mail.xcom import DeliveryCounts, DeliveryGateResult
+
+    verdict = judge(outcomes(3, "sender25"), DeliveryPolicy(), now=2e9)
+    result = finish(verdict.state, verdict.message, verdict, None)
+    assert set(result) == set(get_type_hints(DeliveryGateResult))
+    assert set(result["counts"]) == set(get_type_hints(DeliveryCounts))
