@@ -254,6 +254,29 @@ def get_xcom(*, dag_id: str, run_id: str, task_id: str, map_index: int, key: str
     return OrmXCom.get_one(key=key, dag_id=dag_id, task_id=task_id, run_id=run_id, map_index=map_index)
 
 
+def set_xcom(*, dag_id: str, run_id: str, task_id: str, map_index: int, key: str, value: Any) -> None:
+    """Write one XCom value of a task instance of a run (the delivery trigger writes its outcome pages).
+
+    Works in a running task and in a trigger, as :func:`get_xcom` does. Blocking: a trigger calls it in
+    a thread.
+
+    :param dag_id: the DAG.
+    :param run_id: the DAG run.
+    :param task_id: the task instance that owns it.
+    :param map_index: its map index (``-1`` when not mapped).
+    :param key: the XCom key.
+    :param value: a JSON-compatible value.
+    """
+    if AIRFLOW_V_3_0_PLUS:
+        from airflow.sdk.execution_time.xcom import XCom
+
+        XCom.set(key, value, dag_id=dag_id, task_id=task_id, run_id=run_id, map_index=map_index)
+        return
+    from airflow.models.xcom import XCom as OrmXCom
+
+    OrmXCom.set(key=key, value=value, task_id=task_id, dag_id=dag_id, run_id=run_id, map_index=map_index)
+
+
 def base_notifier_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     """The keyword arguments ``BaseNotifier.__init__`` accepts on this Airflow (``context=`` since 3.1).
 
@@ -322,6 +345,7 @@ __all__: list[Any] = [
     "provider_info_schema_path",
     "require_airflow_3",
     "set_variable",
+    "set_xcom",
     "task",
     "variable_keys",
 ]

@@ -226,7 +226,8 @@ class DeliveryFailedError(FatalMailProviderError):
     """A message awaited by a delivery sensor failed, bounced, was cancelled (or held, if so configured).
 
     :param message: names each recipient and the service's reason.
-    :param outcomes: the per-message outcomes (the sensor's XCom shape).
+    :param outcomes: ``{message key: outcome}`` of the outcomes and failures the gate's result lists
+        (every outcome of a batch of 20 or fewer; ``airflow_provider_mail.xcom`` reads the rest).
     """
 
     def __init__(self, message: str, *, outcomes: dict[str, Any] | None = None) -> None:

@@ -13,8 +13,8 @@ Task                                       XCom ``return_value``
 ``XmailerSmtpHook.send``
 ``Sender25BulkSendOperator``,              :class:`BulkSendResult` (one :class:`BulkResultRow`
 ``XmailerBulkSendOperator``                per row in its results file)
-``Sender25DeliverySensor``,                ``{message key: DeliveryOutcome}``
-``XmailerDeliverySensor``                  (:class:`DeliveryOutcome`)
+``Sender25DeliverySensor``,                :class:`DeliveryGateResult` (every
+``XmailerDeliverySensor``                  :class:`DeliveryOutcome`: :func:`iter_gate_outcomes`)
 ``XmailerReportOperator``                  :class:`ReportExportResult`
 ========================================  ==============================================
 """
@@ -28,13 +28,17 @@ __all__ = [
     "BulkCounts",
     "BulkResultRow",
     "BulkSendResult",
+    "DeliveryCounts",
+    "DeliveryGateResult",
     "DeliveryOutcome",
     "ReportExportResult",
     "Sender25MessageIds",
     "Sender25SendResult",
     "XmailerSendResult",
     "iter_bulk_results",
+    "iter_gate_outcomes",
     "read_bulk_results",
+    "read_gate_outcomes",
 ]
 
 
@@ -128,6 +132,42 @@ class DeliveryOutcome(TypedDict):
     recipient: str | None
 
 
+class DeliveryCounts(TypedDict):
+    """How many of a gate's messages ended in each status (every status, ``0`` included)."""
+
+    delivered: int
+    pending: int
+    deferred: int
+    held: int
+    failed: int
+    bounced: int
+    cancelled: int
+
+
+class DeliveryGateResult(TypedDict):
+    """A delivery sensor's XCom: a few KB whatever the batch.
+
+    ``status`` is ``success`` (a failed gate raises ``DeliveryFailedError`` instead), ``message`` the
+    verdict (it names at most 10 failures), ``total`` the number of messages and ``counts`` the number
+    per status. ``failures`` holds the first 20 messages not delivered (``failed``, ``bounced``,
+    ``cancelled`` or ``held``: under ``wait_for="any"`` a gate succeeds with some) and ``outcomes`` the
+    first 20 outcomes, both keyed by message key, their texts cut at 500 characters. ``complete`` is
+    true when ``outcomes`` holds every message (20 or fewer); otherwise every outcome, whole, is in XCom
+    pages of the sensor's task instance (``mail_gate_outcomes.<n>``) that ``outcome_pages`` locates.
+    Read them all, in any task on any worker, with :func:`iter_gate_outcomes` or
+    :func:`read_gate_outcomes`.
+    """
+
+    status: Literal["success", "failure"]
+    message: str
+    total: int
+    counts: DeliveryCounts
+    failures: dict[str, DeliveryOutcome]
+    outcomes: dict[str, DeliveryOutcome]
+    complete: bool
+    outcome_pages: dict[str, Any] | None
+
+
 class ReportExportResult(TypedDict):
     """What ``XmailerReportOperator`` wrote: the file, its row count and the count per outcome."""
 
@@ -152,3 +192,27 @@ def read_bulk_results(path: str) -> list[dict[str, Any]]:
     :param path: a local path or an object-storage URL.
     """
     return list(iter_bulk_results(path))
+
+
+def iter_gate_outcomes(result: Any) -> Iterator[tuple[str, DeliveryOutcome]]:
+    """Stream ``(message key, outcome)`` for every message of a delivery sensor's XCom, page by page.
+
+    Call it in a running task (any worker): the pages are XComs of the sensor's task instance, read
+    through Airflow, one page (at most 48 KB) in memory at a time. Also takes the ``{key: outcome}``
+    XCom of earlier versions.
+
+    :param result: the sensor's XCom (:class:`DeliveryGateResult`).
+    :raises AwaitedMessagesUnavailable: a page is gone (the sensor's task was cleared since).
+    """
+    from airflow_provider_mail._delivery.result import iter_outcomes
+
+    return iter_outcomes(result)  # type: ignore[return-value]
+
+
+def read_gate_outcomes(result: Any) -> dict[str, DeliveryOutcome]:
+    """Every outcome of a delivery sensor's XCom, ``{message key: outcome}``; stream a big batch with
+    :func:`iter_gate_outcomes`.
+
+    :param result: the sensor's XCom (:class:`DeliveryGateResult`).
+    """
+    return dict(iter_gate_outcomes(result))

@@ -44,8 +44,9 @@ def example_send_and_confirm():
     # [END howto_sensor_sender25_delivery]
 
     @task
-    def mark_invoice_as_sent(outcomes: dict) -> str:
-        (outcome,) = outcomes.values()
+    def mark_invoice_as_sent(result: dict) -> str:
+        # the gate's result: counts, and the outcomes (all of them up to 20 messages)
+        (outcome,) = result["outcomes"].values()
         print(f"invoice delivered to {outcome['recipient']} at {outcome['at']} ({outcome['raw_status']})")
         return outcome["at"]
 

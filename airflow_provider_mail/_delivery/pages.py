@@ -160,11 +160,12 @@ def can_push(ti: Any) -> bool:
     )
 
 
-def read_page(ref: PageRef, number: int) -> list[Any]:
+def read_page(ref: PageRef, number: int, *, what: str = "the awaited messages") -> list[Any]:
     """One page, read through Airflow (any worker, any triggerer).
 
     :param ref: where the pages are.
     :param number: the page number.
+    :param what: what the pages hold (for the error).
     :raises AwaitedMessagesUnavailable: the page is gone (the task was cleared or its XComs deleted).
     """
     from airflow_provider_mail._compat import get_xcom
@@ -181,17 +182,18 @@ def read_page(ref: PageRef, number: int) -> list[Any]:
             f"XCom {ref.page_key(number)!r} of {ref.task_id} (map index {ref.map_index}), run {ref.run_id}"
         )
         raise AwaitedMessagesUnavailable(
-            f"page {number + 1} of {ref.pages} of the awaited messages is missing: {where}. Was that "
+            f"page {number + 1} of {ref.pages} of {what} is missing: {where}. Was that "
             "task cleared, or its XComs deleted, after it ran? Run it again, then this gate.",
             where=where,
         )
     return value
 
 
-def iter_pages(ref: PageRef) -> Iterator[Any]:
+def iter_pages(ref: PageRef, *, what: str = "the awaited messages") -> Iterator[Any]:
     """Every item of every page, page by page.
 
     :param ref: where the pages are.
+    :param what: what the pages hold (for the error).
     """
     for number in range(ref.pages):
-        yield from read_page(ref, number)
+        yield from read_page(ref, number, what=what)

@@ -169,15 +169,29 @@ def _is_settled_delivery(outcome: MessageOutcome, policy: DeliveryPolicy, now: f
 def describe_failures(failures: Iterable[MessageOutcome]) -> str:
     """``"2 message(s) not delivered: ana@x (id 7): HardFail - 550 5.1.1 user unknown; …"``.
 
+    Names the first :data:`NAMED_FAILURES` (each text cut at 300 characters) and counts the rest.
+
     :param failures: the failed outcomes.
     """
     failures = list(failures)
     parts = [
-        f"{o.recipient or '?'} (id {o.key}): {o.raw_status or o.status.value}"
-        + (f" - {o.detail}" if o.detail else "")
-        for o in failures
+        f"{_cut(o.recipient or '?')} (id {o.key}): {_cut(o.raw_status or o.status.value)}"
+        + (f" - {_cut(o.detail)}" if o.detail else "")
+        for o in failures[:NAMED_FAILURES]
     ]
-    return f"{len(failures)} message(s) not delivered: " + "; ".join(parts)
+    more = len(failures) - NAMED_FAILURES
+    # the message travels in the trigger's event and the error: bounded whatever the batch
+    tail = f"; and {more} more (every outcome is in the gate's result)" if more > 0 else ""
+    return f"{len(failures)} message(s) not delivered: " + "; ".join(parts) + tail
+
+
+#: How many failures a verdict's message names (the rest are counted).
+NAMED_FAILURES = 10
+_MESSAGE_TEXT_MAX = 300
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= _MESSAGE_TEXT_MAX else text[:_MESSAGE_TEXT_MAX] + "…"
 
 
 # -- Sender25 -----------------------------------------------------------------------------------------

@@ -20,6 +20,15 @@ reschedule mode): a bulk send's XCom pages are read once, and one check (one hoo
 session) serves every poke of the wait and is closed when it ends. The trigger's kwargs carry a
 source of a few KB (:mod:`airflow_provider_mail._delivery.source`), never the ids of a big batch;
 nothing the gate reads lives on one worker's disk.
+
+**A bounded result.** The sensor's XCom (and the trigger's event, stored in the task instance's
+``next_kwargs``) is a summary of a few KB whatever the batch
+(:class:`~airflow_provider_mail.xcom.DeliveryGateResult`): the counts per status, the first 20
+failures and the first 20 outcomes. Above 20
+messages every outcome is written to XCom pages of the sensor's own task instance (by the trigger when
+deferred, else by the sensor), and :func:`~airflow_provider_mail.xcom.iter_gate_outcomes` reads them
+from any worker. In reschedule mode each poke is a new process: the awaited messages' pages are read
+again at every poke (once per poke, never once per message).
 """
 
 from __future__ import annotations
@@ -44,6 +53,7 @@ from airflow_provider_mail._delivery.errors import (
     error_from_event,
 )
 from airflow_provider_mail._delivery.policy import DeliveryPolicy, Verdict
+from airflow_provider_mail._delivery.result import PageTarget, finish, is_summary
 from airflow_provider_mail._delivery.schedule import DeliveryWatch
 from airflow_provider_mail._delivery.source import Source, for_trigger, gate_source
 from airflow_provider_mail.exceptions import DeliveryFailedError, MailProviderError
@@ -189,13 +199,18 @@ class _DeliverySensor(BaseSensorOperator):
         return max(base, min(wake - time.time(), remaining))
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
-        """Check once: success returns the outcomes, failure raises, anything else keeps waiting."""
+        """Check once: success returns the gate's result, failure raises, anything else keeps waiting."""
         verdict = self._verdict()
-        if verdict is None:
+        if verdict is None or not verdict.done:
             return False
+        return PokeReturnValue(is_done=True, xcom_value=self._finish(verdict, context))
+
+    def _finish(self, verdict: Verdict, context: Context) -> dict[str, Any]:
+        """The bounded result of a finished verdict (every outcome to pages first); a failure raises."""
+        result = finish(verdict.state, verdict.message, verdict, context.get("ti"))
         if verdict.state == "failure":
-            self._fail(verdict.message, verdict.xcom())
-        return PokeReturnValue(is_done=True, xcom_value=verdict.xcom()) if verdict.done else False
+            self._fail(verdict.message, result)
+        return result
 
     def execute(self, context: Context) -> Any:
         try:
@@ -203,10 +218,8 @@ class _DeliverySensor(BaseSensorOperator):
                 return super().execute(context)
             started = time.monotonic()
             verdict = self._verdict()
-            if verdict is not None and verdict.state == "failure":
-                self._fail(verdict.message, verdict.xcom())
             if verdict is not None and verdict.done:
-                return verdict.xcom()
+                return self._finish(verdict, context)
             remaining = max(1.0, self.timeout - (time.monotonic() - started))
             self.defer(
                 trigger=self.build_trigger(context),
@@ -219,11 +232,13 @@ class _DeliverySensor(BaseSensorOperator):
     def build_trigger(self, context: Context) -> DeliveryTrigger:
         """The trigger that carries on this sensor's wait: the connection id and a source of a few KB.
 
-        A source too big for the trigger's kwargs goes to XCom pages of this task instance first.
+        A source too big for the trigger's kwargs goes to XCom pages of this task instance first; the
+        trigger writes the outcomes to pages of this task instance too (``outcome_pages``).
 
         :param context: the task context (its ``ti`` holds the pages).
         """
         wait = self._start_wait()
+        target = PageTarget.from_ti(context.get("ti"))
         return DeliveryTrigger(
             service=self.service,
             conn_id=self._conn_id(),
@@ -232,17 +247,25 @@ class _DeliverySensor(BaseSensorOperator):
             poll_interval=self.poke_interval,
             lookback=self._lookback(),
             max_consecutive_errors=self.max_consecutive_errors,
+            outcome_pages=target.as_json() if target is not None else None,
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Validate the trigger's event; return the outcomes or fail loudly."""
+        """Validate the trigger's event; return the gate's result or fail loudly.
+
+        The event carries the bounded result (the trigger wrote every outcome to pages already); an
+        event with every outcome inline (a trigger without a task instance to write to, or one of an
+        earlier version) is summed up here, its outcomes written to pages of this task instance.
+        """
         if not isinstance(event, dict) or event.get("status") not in EVENT_STATES:
             raise MailProviderError(f"unexpected event from DeliveryTrigger: {event!r}")
         if event["status"] == "error":
             self._end_with(error_from_event(event))
-        outcomes = event.get("outcomes")
-        if not isinstance(outcomes, dict):
-            raise MailProviderError(f"DeliveryTrigger event without outcomes: {event!r}")
+        result, outcomes = event.get("result"), event.get("outcomes")
+        if not is_summary(result):
+            if not isinstance(outcomes, dict):
+                raise MailProviderError(f"DeliveryTrigger event without outcomes: {event!r}")
+            result = finish(event["status"], str(event.get("message")), outcomes, context.get("ti"))
         self.log.info(
             "%s delivery after %s poll(s) in the triggerer: %s",
             self.service,
@@ -250,10 +273,12 @@ class _DeliverySensor(BaseSensorOperator):
             event.get("message"),
         )
         if event["status"] == "failure":
-            self._fail(str(event.get("message")), outcomes)
-        return outcomes
+            self._fail(str(event.get("message")), result)
+        return result
 
-    def _fail(self, message: str, outcomes: dict[str, Any]) -> None:
+    def _fail(self, message: str, result: dict[str, Any]) -> None:
+        """Fail with the listed outcomes and every listed failure (all of them for a small batch)."""
+        outcomes = {**result["outcomes"], **result["failures"]}
         self._end_with(DeliveryFailedError(message, outcomes=outcomes))
 
     def _end_with(self, err: MailProviderError) -> None:
@@ -274,7 +299,9 @@ class Sender25DeliverySensor(_DeliverySensor):
         send = Sender25SendEmailOperator(task_id="send_invoice", ...)
         Sender25DeliverySensor(task_id="wait_delivered", messages=send.output, bounce_grace_period=300)
 
-    XCom: ``{id: {"status", "raw_status", "at", "detail", "recipient"}}`` for every message.
+    XCom: the gate's result (:class:`~airflow_provider_mail.xcom.DeliveryGateResult`): counts per
+    status, the first failures and outcomes, and where every outcome is
+    (:func:`~airflow_provider_mail.xcom.read_gate_outcomes` reads them all).
 
     :param messages: a message id, a list of ids, or a send operator's XCom as is (templated).
     :param sender25_conn_id: the connection that sent them: ids belong to one mail server (templated).

@@ -9,6 +9,11 @@ source`), never a key or password, and never the ids of a big batch: those stay 
 the trigger reads once, through Airflow, when it starts (Airflow 3: through the triggerer's
 supervisor, as any trigger reads a connection; Airflow 2: from the metadata database). Whichever
 triggerer runs it, on whichever machine, reads the same pages.
+
+Its event is stored in the task instance's ``next_kwargs`` column: it carries the gate's bounded
+result (:mod:`airflow_provider_mail._delivery.result`: counts, the first failures and outcomes), never
+every outcome. Above 20 messages the trigger first writes every outcome to XCom pages of the sensor's
+task instance (``outcome_pages``), through Airflow, page by page.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from airflow_provider_mail._delivery.errors import (
     TransientStreak,
     error_event,
 )
-from airflow_provider_mail._delivery.policy import DeliveryPolicy
+from airflow_provider_mail._delivery.policy import DeliveryPolicy, Verdict
+from airflow_provider_mail._delivery.result import PageTarget, finish
 from airflow_provider_mail._delivery.schedule import DeliveryWatch
 from airflow_provider_mail._delivery.source import Source
 from airflow_provider_mail.exceptions import MailProviderError
@@ -45,6 +51,9 @@ class DeliveryTrigger(BaseTrigger):
     :param max_consecutive_errors: transient failures in a row that end the wait (with the last one).
     :param messages: the awaited messages themselves, as a trigger serialized by an earlier version
         carries them (Sender25: ``{message id: recipient}``; xmailer: target dicts); ``source`` wins.
+    :param outcome_pages: the sensor's task instance (``dag_id``, ``run_id``, ``task_id``,
+        ``map_index``) the outcome pages are written to; without it (a trigger of an earlier version)
+        the event carries every outcome and the sensor writes the pages on resume.
     """
 
     def __init__(
@@ -58,6 +67,7 @@ class DeliveryTrigger(BaseTrigger):
         lookback: float = 86400.0,
         max_consecutive_errors: int = MAX_CONSECUTIVE_TRANSIENT_ERRORS,
         messages: dict[str, str | None] | list[dict[str, Any]] | None = None,
+        outcome_pages: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.kind = service_class(service)
@@ -71,6 +81,7 @@ class DeliveryTrigger(BaseTrigger):
         self.poll_interval = float(poll_interval)
         self.lookback = float(lookback)
         self.max_consecutive_errors = int(max_consecutive_errors)
+        self.outcome_pages = outcome_pages
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Classpath and plain-JSON kwargs (a few KB whatever the batch)."""
@@ -82,6 +93,8 @@ class DeliveryTrigger(BaseTrigger):
             "lookback": self.lookback,
             "max_consecutive_errors": self.max_consecutive_errors,
         }
+        if self.outcome_pages is not None:
+            kwargs["outcome_pages"] = self.outcome_pages
         if self.source is not None:
             kwargs["source"] = self.source
         else:
@@ -100,6 +113,21 @@ class DeliveryTrigger(BaseTrigger):
             if event is not None:
                 yield TriggerEvent(event)
                 return
+
+    async def final_event(self, verdict: Verdict, polls: int) -> dict[str, Any]:
+        """The event of a finished wait: the bounded result, every outcome written to pages first.
+
+        :param verdict: the final verdict.
+        :param polls: polls made.
+        """
+        event: dict[str, Any] = {"status": verdict.state, "message": verdict.message, "polls": polls}
+        if self.outcome_pages is None:  # nowhere to write: the sensor pages them on resume
+            event["outcomes"] = verdict.xcom()
+            return event
+        target = PageTarget.from_json(self.outcome_pages)
+        # the pages are written through Airflow, blocking: off the event loop
+        event["result"] = await asyncio.to_thread(finish, verdict.state, verdict.message, verdict, target)
+        return event
 
     async def rounds(self) -> AsyncIterator[dict[str, Any] | None]:
         """One item per poll round: ``None`` while waiting, else the final event's payload.
@@ -144,12 +172,7 @@ class DeliveryTrigger(BaseTrigger):
                 watch.record(outcomes, now)
                 verdict = watch.verdict(now)
                 if verdict is not None and verdict.done:
-                    yield {
-                        "status": verdict.state,
-                        "message": verdict.message,
-                        "outcomes": verdict.xcom(),
-                        "polls": polls,
-                    }
+                    yield await self.final_event(verdict, polls)
                     return
                 wake = watch.next_wake()
                 self.log.info(

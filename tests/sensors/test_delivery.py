@@ -21,6 +21,7 @@ from airflow_provider_mail.hooks.xmailer import XmailerSmtpHook
 from airflow_provider_mail.sensors.delivery import Sender25DeliverySensor, XmailerDeliverySensor
 from airflow_provider_mail.testing import Fault, Sender25Emulator, XmailerEmulator
 from airflow_provider_mail.triggers.delivery import DeliveryTrigger
+from airflow_provider_mail.xcom import read_gate_outcomes
 from tests._delivery.simulated_time import on_emulator_clock
 
 CONTEXT = {"ti": SimpleNamespace(dag_id="d", task_id="t", run_id="r", map_index=-1, try_number=1)}
@@ -48,10 +49,10 @@ def sensor(messages, **kwargs):
     )
 
 
-def run_deferred(operator):
+def run_deferred(operator, context=CONTEXT):
     """execute() -> TaskDeferred -> the trigger's real run() -> execute_complete(), as Airflow does."""
     with pytest.raises(TaskDeferred) as deferred:
-        operator.execute(CONTEXT)
+        operator.execute(context)
     trigger = deferred.value.trigger
     assert deferred.value.method_name == "execute_complete"
 
@@ -61,7 +62,7 @@ def run_deferred(operator):
         return None
 
     event = asyncio.run(first_event())
-    return event, lambda: operator.execute_complete(CONTEXT, event.payload)
+    return event, lambda: operator.execute_complete(context, event.payload)
 
 
 def finish(operator, deferrable: bool):
@@ -76,7 +77,7 @@ def message_reads(emulator):
 # -- outcomes ------------------------------------------------------------------------------------------
 def test_delivered_after_a_delay_succeeds_with_the_outcome_in_xcom(emulator):
     sent = send("ana@example.org")
-    outcomes = sensor(sent).execute(CONTEXT)
+    outcomes = read_gate_outcomes(sensor(sent).execute(CONTEXT))
     ((key, outcome),) = outcomes.items()
     assert key == str(sent["messages"]["ana@example.org"]["id"])
     assert (outcome["status"], outcome["raw_status"], outcome["recipient"]) == (
@@ -92,7 +93,10 @@ def test_deferrable_sensor_defers_and_the_trigger_delivers_the_same_outcome(emul
     sent = send("ana@example.org")
     event, complete = run_deferred(sensor(sent, deferrable=True))
     assert event.payload["status"] == "success" and event.payload["polls"] > 1
-    assert complete()[str(sent["messages"]["ana@example.org"]["id"])]["status"] == "delivered"
+    assert (
+        read_gate_outcomes(complete())[str(sent["messages"]["ana@example.org"]["id"])]["status"]
+        == "delivered"
+    )
 
 
 @pytest.mark.parametrize("deferrable", [False, True])
@@ -123,7 +127,7 @@ def test_a_bounce_inside_the_grace_period_fails_the_gate(emulator, deferrable):
 
 def test_without_grace_period_the_gate_succeeds_at_sent(emulator):
     sent = send("late+bounce@example.org")
-    outcome = next(iter(sensor(sent).execute(CONTEXT).values()))
+    outcome = next(iter(read_gate_outcomes(sensor(sent).execute(CONTEXT)).values()))
     assert outcome["raw_status"] == "Sent"
 
 
@@ -144,7 +148,7 @@ def test_softfail_keeps_waiting_then_succeeds(monkeypatch):
         (message,) = emu.messages()
         sent_at = message.deliveries[-1].timestamp
         assert [d.status for d in message.deliveries] == ["SoftFail", "Sent"]
-        assert result.xcom_value[str(message.id)]["status"] == "delivered"
+        assert read_gate_outcomes(result.xcom_value)[str(message.id)]["status"] == "delivered"
         assert emu.now() - sent_at <= interval  # seen within one interval of the retry
         reads = len(message_reads(emu))
         assert reads < pokes  # the pokes between the soft failure and Postal's retry read nothing
@@ -162,24 +166,29 @@ def test_held_keeps_waiting_when_asked_until_released(emulator):
     with pytest.raises(AirflowSensorTimeout):
         sensor(sent, fail_on_held=False, timeout=1.5).execute(CONTEXT)
     emulator.release(message_id)
-    assert next(iter(sensor(sent, fail_on_held=False).execute(CONTEXT).values()))["status"] == "delivered"
+    result = sensor(sent, fail_on_held=False).execute(CONTEXT)
+    assert next(iter(read_gate_outcomes(result).values()))["status"] == "delivered"
 
 
-def test_a_batch_of_200_ids_in_one_sensor(emulator):
+def test_a_batch_of_200_ids_in_one_sensor(emulator, xcom_store):
     batches = [send(*[f"r{b}-{i}@example.org" for i in range(50)]) for b in range(4)]
-    outcomes = sensor(batches, poke_interval=0.3).execute(CONTEXT)
+    result = sensor(batches, poke_interval=0.3).execute({"ti": xcom_store.ti()})
+    assert result["total"] == 200 and result["counts"]["delivered"] == 200 and not result["complete"]
+    outcomes = read_gate_outcomes(result)
     assert len(outcomes) == 200 and {o["status"] for o in outcomes.values()} == {"delivered"}
 
 
-def test_a_batch_of_200_in_the_trigger(emulator):
+def test_a_batch_of_200_in_the_trigger(emulator, xcom_store):
     batches = [send(*[f"r{b}-{i}@example.org" for i in range(50)]) for b in range(4)]
-    _, complete = run_deferred(sensor(batches, deferrable=True, poke_interval=0.3))
-    assert len(complete()) == 200
+    context = {"ti": xcom_store.ti()}
+    event, complete = run_deferred(sensor(batches, deferrable=True, poke_interval=0.3), context)
+    assert "outcomes" not in event.payload and event.payload["result"]["total"] == 200
+    assert len(read_gate_outcomes(complete())) == 200
 
 
 def test_wait_for_any(emulator):
     sent = send("ok@example.org", "x+hardfail@example.org", "y+held@example.org")
-    outcomes = sensor(sent, wait_for="any", fail_on_held=False).execute(CONTEXT)
+    outcomes = read_gate_outcomes(sensor(sent, wait_for="any", fail_on_held=False).execute(CONTEXT))
     assert sorted(o["status"] for o in outcomes.values())[0] == "delivered"
 
 
@@ -267,7 +276,7 @@ def xsend(*recipients):
     )
 
 
-def test_xmailer_sensor_makes_one_report_request_per_poke_for_a_batch(xmailer, monkeypatch):
+def test_xmailer_sensor_makes_one_report_request_per_poke_for_a_batch(xmailer, monkeypatch, xcom_store):
     sent = [xsend(*[f"r{b}-{i}@example.org" for i in range(10)]) for b in range(5)]  # 50 deliveries
     operator = XmailerDeliverySensor(task_id="w", messages=sent, poke_interval=0.2, timeout=30)
     on_emulator_clock(monkeypatch, xmailer)
@@ -276,9 +285,10 @@ def test_xmailer_sensor_makes_one_report_request_per_poke_for_a_batch(xmailer, m
         xmailer.advance(1)  # one poke interval and more: every pending delivery is due again
     assert len(xmailer.requests) == 3
     xmailer.advance(120)
-    result = operator.poke(CONTEXT)
+    result = operator.poke({"ti": xcom_store.ti()})
     assert len(xmailer.requests) == 4
-    assert len(result.xcom_value) == 50 and {o["status"] for o in result.xcom_value.values()} == {"delivered"}
+    outcomes = read_gate_outcomes(result.xcom_value)
+    assert len(outcomes) == 50 and {o["status"] for o in outcomes.values()} == {"delivered"}
 
 
 def test_xmailer_sensor_fails_fast_on_a_hard_bounce_and_waits_through_softfail(xmailer, monkeypatch):
@@ -309,7 +319,7 @@ def test_xmailer_sensor_deferred_through_the_trigger(xmailer):
             return event
 
     event = asyncio.run(first_event())
-    outcomes = operator.execute_complete(CONTEXT, event.payload)
+    outcomes = read_gate_outcomes(operator.execute_complete(CONTEXT, event.payload))
     assert list(outcomes) == [f"{sent['queue_id']}/a@example.org"]
 
 
@@ -320,7 +330,7 @@ def test_xmailer_triples_match_by_sender_recipient_and_time(xmailer):
     result = XmailerDeliverySensor(task_id="w", messages=[("n@example.com", "t@example.org", before)]).poke(
         CONTEXT
     )
-    assert next(iter(result.xcom_value.values()))["status"] == "delivered"
+    assert next(iter(read_gate_outcomes(result.xcom_value).values()))["status"] == "delivered"
 
 
 def test_xmailer_window_starts_before_the_earliest_receive_time_in_the_ids():

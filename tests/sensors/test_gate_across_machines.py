@@ -62,6 +62,23 @@ DAG = textwrap.dedent(
         )
         send >> moved >> deferred >> poke
 
+        @task
+        def read_back(result, ti=None):
+            # a downstream task on any worker: the bounded XCom, and every outcome from its pages
+            import logging
+
+            from airflow_provider_mail.xcom import read_gate_outcomes
+
+            outcomes = read_gate_outcomes(result)
+            delivered = sum(o["status"] == "delivered" for o in outcomes.values())
+            logging.getLogger("airflow.task").info(
+                "GATE_READ %s: RESULT_BYTES=%d OUTCOMES_READ=%d DELIVERED=%d",
+                ti.task_id, len(json.dumps(result)), len(outcomes), delivered,
+            )
+
+        read_back.override(task_id="read_deferred")(deferred.output)
+        read_back.override(task_id="read_poke")(poke.output)
+
 
     gate_elsewhere()
     """
@@ -90,6 +107,12 @@ def assert_confirmed_from_airflow_alone(output):
     sizes = [int(size) for size in re.findall(r"TRIGGER_KWARGS_BYTES=(\d+)", output)]
     assert sizes, "the deferrable gate never deferred: the test proves nothing about its kwargs"
     assert max(sizes) <= KWARGS_LIMIT, sizes
+    # both gates' XComs are a few KB; a downstream task read every outcome from the pages (the
+    # deferred gate's were written by its trigger, through Airflow)
+    found = r"GATE_READ (\w+): RESULT_BYTES=(\d+) OUTCOMES_READ=(\d+) DELIVERED=(\d+)"
+    reads = {task: numbers for task, *numbers in re.findall(found, output)}  # 2.11 logs twice
+    assert set(reads) == {"read_deferred", "read_poke"}, output[-4000:]
+    assert all(int(size) <= 16 * 1024 and int(n) == int(ok) == ROWS for size, n, ok in reads.values()), reads
 
 
 @pytest.mark.sender25_emulator(delivery_delay=4)

@@ -160,4 +160,4 @@ def test_a_results_file_is_read_once_per_wait_not_once_per_poke(sender25_airflow
         if result:
             break
         threading.Event().wait(0.1)
-    assert result and len(result.xcom_value) == 3
+    assert result and result.xcom_value["total"] == 3 and result.xcom_value["complete"]

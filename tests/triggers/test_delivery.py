@@ -75,3 +75,18 @@ def test_a_source_round_trips_and_an_earlier_versions_messages_still_load():
     # a trigger stored by the previous version (its ids in `messages`) is rebuilt and reads them
     earlier = DeliveryTrigger(service="sender25", conn_id="c", messages={"11": "a@x.org"}, policy={})
     assert asyncio.run(earlier.awaited()).ids == {"11": "a@x.org"}
+
+
+def test_the_sensor_names_its_task_instance_for_the_outcome_pages_and_it_round_trips(xcom_store):
+    ti = xcom_store.ti(dag_id="d", run_id="r", task_id="wait", map_index=4)
+    trigger = Sender25DeliverySensor(task_id="wait", messages=SEND_XCOM).build_trigger({"ti": ti})
+    classpath, kwargs = trigger.serialize()
+    assert kwargs["outcome_pages"] == {"dag_id": "d", "run_id": "r", "task_id": "wait", "map_index": 4}
+    rebuilt = DeliveryTrigger(**kwargs)
+    assert rebuilt.serialize() == (classpath, kwargs)
+    # without a task instance to write to (an earlier version's kwargs), no target: the event carries
+    # the outcomes and the sensor pages them on resume
+    assert (
+        "outcome_pages"
+        not in Sender25DeliverySensor(task_id="w", messages=SEND_XCOM).build_trigger({}).serialize()[1]
+    )
