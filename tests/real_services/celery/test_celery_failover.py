@@ -106,7 +106,7 @@ def test_a_triggerer_killed_during_a_deferred_wait_leaves_it_to_the_other(
     assert celery_stack.wait_run(dag_id, run_id, timeout=120) == "success"
     assert survivor != owner and survivor.startswith("triggerer-")
     report = celery_stack.xcom(dag_id, run_id, "gate")
-    assert [entry["status"] for entry in report.values()] == ["delivered"], report
+    assert [entry["status"] for entry in report["outcomes"].values()] == ["delivered"], report
     assert celery_stack.task_instance(dag_id, run_id, "gate")["hostname"] == "worker-b"
 
 
@@ -119,4 +119,4 @@ def test_a_postgres_restart_during_a_deferred_wait_is_survived_and_the_gate_fini
 
     assert celery_stack.wait_run(dag_id, run_id, timeout=180) == "success"
     report = celery_stack.xcom(dag_id, run_id, "gate")
-    assert [entry["status"] for entry in report.values()] == ["delivered"], report
+    assert [entry["status"] for entry in report["outcomes"].values()] == ["delivered"], report
