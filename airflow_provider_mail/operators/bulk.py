@@ -26,17 +26,27 @@ import queue
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+import jinja2
+
 from airflow_provider_mail._bulk.gate import SendGate
-from airflow_provider_mail._bulk.packing import EarlierRows, pack_chunk
 from airflow_provider_mail._bulk.progress import DEFAULT_PROGRESS_INTERVAL, Progress
 from airflow_provider_mail._bulk.render import RowTemplate
 from airflow_provider_mail._bulk.results import ResultsWriter, default_results_path, describe_error
 from airflow_provider_mail._bulk.rows import InvalidRow, RowSource
 from airflow_provider_mail._compat import BaseOperator
-from airflow_provider_mail._ledger import LedgerRecord, RowState, SendLedger, open_ledger, same_attempt
+from airflow_provider_mail._ledger import (
+    Action,
+    Attempt,
+    LedgerRow,
+    RowState,
+    content_key,
+    decide,
+    open_ledger,
+    recipients_key,
+)
+from airflow_provider_mail._ledger.earlier import EarlierRows
 from airflow_provider_mail._sender25.payload import build_send_message_payload
 from airflow_provider_mail._shared.addresses import validated_headers
 from airflow_provider_mail._shared.attachments import DEFAULT_MAX_ATTACHMENT_BYTES, load_attachments
@@ -47,17 +57,20 @@ from airflow_provider_mail.exceptions import (
     BulkSendFailed,
     MailConfigurationError,
     MailProviderError,
+    MailValidationError,
     Sender25AuthError,
+    SendLedgerRowChanged,
     SendLedgerUnavailable,
+    WentOut,
     XmailerSmtpAuthError,
+    send_outcome_of,
 )
 from airflow_provider_mail.hooks.sender25 import Sender25Hook
 from airflow_provider_mail.hooks.xmailer import XmailerSmtpHook
 from airflow_provider_mail.operators._exactly_once import (
-    NOT_SENT_ERRORS,
-    PARTLY_SENT_ERRORS,
     OnUnknownOutcome,
     checked_on_unknown_outcome,
+    outcome_result,
 )
 
 if TYPE_CHECKING:
@@ -114,11 +127,9 @@ class PreparedRow:
     recipients: list[str]
     trace: str
     send: Callable[[Any], dict[str, Any]]
-
-    @property
-    def key(self) -> str:
-        """The row's key in the ledger record."""
-        return str(self.index)
+    #: The row's key in the ledger (what it is) and its recipients key.
+    ledger_key: str = ""
+    recipients_key: str = ""
 
 
 @dataclass
@@ -131,6 +142,8 @@ class RowOutcome:
     result: dict[str, Any] | None = None
     error: BaseException | None = None
     try_number: int | None = None
+    #: What went out, for a row just sent.
+    went_out: WentOut | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The row's line in the results file."""
@@ -233,6 +246,15 @@ class _BulkSendOperator(BaseOperator):
         """Per-row fields of this service besides :data:`PER_ROW_FIELDS`."""
         return ()
 
+    def identity_extras(self) -> dict[str, Any]:
+        """What else makes a row's message what it is, besides its rendered fields (row keys)."""
+        return {
+            "service": self.service,
+            "from_email": self.from_email,
+            "sender": self.sender,
+            "reply_to": self.reply_to,
+        }
+
     def add_to_xcom(self, xcom: dict[str, Any], index: int, result: dict[str, Any]) -> None:
         """Add an accepted row's ids to the XCom."""
         raise NotImplementedError
@@ -243,65 +265,75 @@ class _BulkSendOperator(BaseOperator):
         total = source.count()
         gate = SendGate(self.rate_limit)
         ti = context.get("ti")
-        try_number, max_tries = getattr(ti, "try_number", None), getattr(ti, "max_tries", None)
         ledger = open_ledger(context, self.ledger)
-        record = self._load_record(ledger, max_tries, try_number)
+        attempt: Attempt | _NoLedger = (
+            _NoLedger(getattr(ti, "try_number", None))
+            if ledger is None
+            else ledger.begin(
+                max_tries=getattr(ti, "max_tries", None), try_number=getattr(ti, "try_number", None)
+            )
+        )
         results_path = str(self.results_path or default_results_path(context))
         chunk_size = self.ledger_chunk_size or auto_chunk_size(total, self.max_concurrency)
         progress = Progress(total, self.log, interval=self.progress_interval)
         self.log.info(
             "Bulk send of %s rows from %s through %s: %d worker(s), rate limit %s msg/s, ledger %s "
-            "(written every %d rows), results %s",
+            "(written every %d rows; %d row(s) recorded by earlier tries), results %s",
             "?" if total is None else total,
             source.describe(),
             self.service,
             self.max_concurrency,
             self.rate_limit or "none",
-            ledger.where if ledger else "off",
+            attempt.where,
             chunk_size,
+            len(attempt.earlier),
             results_path,
         )
         clients = self.open_clients(self.max_concurrency, gate)
         pool: queue.SimpleQueue[Any] = queue.SimpleQueue()
         for client in clients:
             pool.put(client)
-        batch = _Batch(self, context, clients[0], try_number)
+        batch = _Batch(self, context, clients[0], attempt)
         fatal: BaseException | None = None
         try:
-            with (
-                ResultsWriter(results_path) as writer,
-                ThreadPoolExecutor(
-                    self.max_concurrency, thread_name_prefix=f"{self.task_id}-send"
-                ) as executor,
-            ):
-                # While one chunk is in flight, the next is rendered and validated on this thread;
-                # it is marked `sending` and sent only once the previous one is settled, so a try
-                # that dies leaves at most one chunk unknown.
-                in_flight: list[Future[RowOutcome]] = []
-                for chunk in _chunks(source, chunk_size):
-                    to_send: list[PreparedRow] = []
-                    for index, row in chunk:
-                        outcome, prepared = batch.triage(index, row, record)
-                        if prepared is not None:
-                            to_send.append(prepared)
-                        elif outcome is not None:
-                            batch.finish(outcome, writer, progress)
-                    if in_flight:
-                        fatal = self._settle(in_flight, batch, record, ledger, writer, progress)
-                        in_flight = []
+            with ResultsWriter(results_path) as writer:
+                executor = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix=f"{self.task_id}-send")
+                in_flight: _Chunk | None = None
+                try:
+                    # While one chunk is in flight, the next is rendered and validated on this thread;
+                    # it is marked `sending` and sent only once the previous one is settled, so a try
+                    # that dies leaves at most one chunk unknown.
+                    for rows in _chunks(source, chunk_size):
+                        to_send = [
+                            p for p in (batch.triage(i, row, writer, progress) for i, row in rows) if p
+                        ]
+                        if in_flight is not None:
+                            fatal = batch.settle(in_flight, writer, progress)
+                            in_flight = None
+                            self.after_chunk(progress)
+                            if fatal is not None:
+                                break
+                        if to_send:
+                            in_flight = batch.mark(to_send)
+                            in_flight.futures = {
+                                executor.submit(_send_one, prepared, pool, gate): prepared
+                                for prepared in to_send
+                            }
+                        else:
+                            self.after_chunk(progress)
+                    if in_flight is not None:
+                        fatal = batch.settle(in_flight, writer, progress)
+                        in_flight = None
                         self.after_chunk(progress)
-                        if fatal is not None:
-                            break
-                    if to_send:
-                        for prepared in to_send:
-                            record.rows[prepared.key] = batch.sending_row(prepared)
-                        self._save(ledger, record, sent=False)
-                        in_flight = [executor.submit(_send_one, prepared, pool, gate) for prepared in to_send]
-                    else:
-                        self.after_chunk(progress)
-                if in_flight:
-                    fatal = self._settle(in_flight, batch, record, ledger, writer, progress)
-                    self.after_chunk(progress)
+                except BaseException:
+                    # execution_timeout, a kill signal turned exception, a bug: no row of the chunk
+                    # starts now, and every answer already in hand is recorded before raising
+                    executor.shutdown(wait=False, cancel_futures=True)
+                    if in_flight is not None:
+                        batch.settle(in_flight, writer, progress, partial=True)
+                    raise
+                finally:
+                    executor.shutdown(wait=True)
         finally:
             self.close_clients(clients)
         progress.report(final=True)
@@ -313,28 +345,7 @@ class _BulkSendOperator(BaseOperator):
             )
         if fatal is not None:
             raise fatal
-        return self._conclude(batch, progress, total, results_path, ledger)
-
-    def _settle(
-        self,
-        futures: list[Future[RowOutcome]],
-        batch: _Batch,
-        record: LedgerRecord,
-        ledger: SendLedger | None,
-        writer: ResultsWriter,
-        progress: Progress,
-    ) -> BaseException | None:
-        """Wait for a chunk's sends, record them (one ledger write); return an error that stops the batch."""
-        fatal: BaseException | None = None
-        for future in as_completed(futures):
-            outcome = future.result()
-            batch.settle(outcome, record)
-            batch.finish(outcome, writer, progress)
-            if fatal is None and isinstance(outcome.error, BATCH_FATAL_ERRORS):
-                fatal = outcome.error
-        batch.pack(record)
-        self._save(ledger, record, sent=True)
-        return fatal
+        return self._conclude(batch, progress, total, results_path, attempt.where)
 
     def after_chunk(self, progress: Progress) -> None:
         """Called after each chunk is settled in the ledger (a seam for tests and subclasses).
@@ -342,32 +353,13 @@ class _BulkSendOperator(BaseOperator):
         :param progress: the counts so far.
         """
 
-    def _load_record(self, ledger: SendLedger | None, max_tries: Any, try_number: Any) -> LedgerRecord:
-        if ledger is None:
-            return LedgerRecord(key=None, generation=None, expires_at=datetime.max)  # type: ignore[arg-type]
-        record = ledger.load()
-        if record is None or not same_attempt(record, max_tries=max_tries, try_number=try_number):
-            return ledger.new_record(max_tries)
-        return record
-
-    def _save(self, ledger: SendLedger | None, record: LedgerRecord, *, sent: bool) -> None:
-        if ledger is None:
-            return
-        try:
-            ledger.save(record)
-        except SendLedgerUnavailable as err:
-            if not sent:
-                raise  # nothing of this chunk went out yet
-            # the chunk is out; failing now would only make a retry report these rows as unknown
-            self.log.warning("The chunk was sent but the ledger could not record it: %s", err)
-
     def _conclude(
         self,
         batch: _Batch,
         progress: Progress,
         total: int | None,
         results_path: str,
-        ledger: SendLedger | None,
+        where: str,
     ) -> dict[str, Any]:
         counts = progress.counts
         accepted = counts["accepted"] + counts["sent_earlier"]
@@ -402,7 +394,7 @@ class _BulkSendOperator(BaseOperator):
                     "answer) and are NOT sent again: look them up in the service (header "
                     f"{TRACE_HEADER} ends with '; row=<index>'), then clear the task to send them again, "
                     "or set on_unknown_outcome='resend'. "
-                    f"Ledger record: {ledger.where if ledger else 'off'}.",
+                    f"Ledger record: {where}.",
                     service=self.service,
                     recipients=batch.unknown_recipients,
                 )
@@ -422,13 +414,40 @@ class _BulkSendOperator(BaseOperator):
         raise NotImplementedError
 
 
-class _Batch:
-    """The running state of one batch: renders rows, settles the ledger, collects the XCom ids."""
+class _NoLedger:
+    """The ledger turned off (``ledger="off"``): nothing earlier, nothing recorded."""
 
-    def __init__(self, operator: _BulkSendOperator, context: Any, first_client: Any, try_number: Any):
+    where = "off"
+
+    def __init__(self, try_number: Any) -> None:
+        self.try_number = int(try_number or 0)
+        self.earlier = EarlierRows()
+        self.earlier.seal()
+
+    def mark(self, rows: list[LedgerRow]) -> int:
+        return 0
+
+    def settle(self, chunk: int, rows: list[LedgerRow]) -> None:
+        pass
+
+
+@dataclass
+class _Chunk:
+    """A chunk marked ``sending`` in the ledger, its sends in flight."""
+
+    number: int
+    rows: dict[int, LedgerRow]
+    futures: dict[Future[RowOutcome], PreparedRow] = field(default_factory=dict)
+
+
+class _Batch:
+    """The running state of one batch: renders rows, keeps the ledger, collects the XCom ids."""
+
+    def __init__(self, operator: _BulkSendOperator, context: Any, first_client: Any, attempt: Any):
         self.operator = operator
         self.context = context
-        self.try_number = int(try_number or 0)
+        self.attempt = attempt
+        self.try_number = attempt.try_number
         self.trace = trace_header_value(context)
         env = operator.get_template_env()
         self.templates = {
@@ -438,57 +457,77 @@ class _Batch:
         self.from_email = resolve_from_email(
             operator.from_email, operator.connection_from_email(first_client)
         )
-        self.earlier: EarlierRows | None = None
-        self.settled: dict[int, tuple[list[str], dict[str, Any]]] = {}
         self.ids: dict[str, Any] = operator.empty_ids()
         self.accepted_for_ids = 0
         self.named_failures: list[dict[str, Any]] = []
         self.unknown_recipients: list[str] = []
 
     def triage(
-        self, index: int, row: Mapping[str, Any] | InvalidRow, record: LedgerRecord
+        self, index: int, row: Mapping[str, Any] | InvalidRow, writer: ResultsWriter, progress: Progress
+    ) -> PreparedRow | None:
+        """Decide a row: sent by an earlier try, unknown, failed, or to send now (returned)."""
+        outcome, prepared = self._triage(index, row)
+        if outcome is not None:
+            self.finish(outcome, writer, progress)
+        return prepared
+
+    def _triage(
+        self, index: int, row: Mapping[str, Any] | InvalidRow
     ) -> tuple[RowOutcome | None, PreparedRow | None]:
-        """Decide a row: sent by an earlier try, unknown, invalid, or to send now (rendered, validated)."""
-        if self.earlier is None:
-            self.earlier = EarlierRows(record)
-        earlier = self.earlier.get(index)
-        if earlier is not None and earlier["state"] == RowState.ACCEPTED.value:
-            return (
-                RowOutcome(
-                    index,
-                    "sent_earlier",
-                    list(earlier.get("recipients") or []),
-                    dict(earlier["result"]),
-                    try_number=earlier.get("try_number"),
-                ),
-                None,
-            )
-        if earlier is not None and self.operator.on_unknown_outcome == "fail":
-            error = AmbiguousSendError(
-                f"try {earlier.get('try_number')} sent row {index} and died before its answer was "
-                "recorded; not sent again",
-                service=self.operator.service,
-                recipients=list(earlier.get("recipients") or []),
-            )
-            return RowOutcome(
-                index,
-                "unknown",
-                list(earlier.get("recipients") or []),
-                error=error,
-                try_number=earlier.get("try_number"),
-            ), None
         if isinstance(row, InvalidRow):
             return RowOutcome(index, "failed", error=row.error), None
         try:
-            return None, self.prepare(index, row)
+            rendered = self.render(row)
         except MailProviderError as err:
             return RowOutcome(index, "failed", _recipients_of(row), error=err), None
+        recipients = _recipients_of(rendered)
+        key = content_key({**rendered, **self.operator.identity_extras()})
+        rkey = recipients_key(recipients)
+        earlier = self.attempt.earlier.find(key, index)
+        action = decide(earlier)
+        if action is Action.RETURN_RESULT and earlier is not None:
+            return RowOutcome(
+                index, "sent_earlier", recipients, dict(earlier.result or {}), try_number=earlier.try_number
+            ), None
+        if (
+            action is Action.UNKNOWN_OUTCOME
+            and earlier is not None
+            and self.operator.on_unknown_outcome == "fail"
+        ):
+            error = AmbiguousSendError(
+                f"try {earlier.try_number} sent row {index} (then row {earlier.index}) and died before its "
+                "answer was recorded; not sent again",
+                service=self.operator.service,
+                recipients=recipients,
+            )
+            return RowOutcome(index, "unknown", recipients, error=error, try_number=earlier.try_number), None
+        if earlier is None and (changed := self.attempt.earlier.changed_at(index, rkey)) is not None:
+            error = SendLedgerRowChanged(
+                f"row {index} to {recipients} differs from the row try {changed.try_number} sent to the same "
+                "recipients at this place (edited, or rendered differently); not sent, as it may be the "
+                "same message. Restore the row to skip it, or clear the task instance to send the batch "
+                "as a new request."
+            )
+            return RowOutcome(index, "failed", recipients, error=error), None
+        try:
+            prepared = self.prepare(index, rendered)
+        except MailProviderError as err:
+            return RowOutcome(index, "failed", recipients, error=err), None
+        prepared.ledger_key, prepared.recipients_key = key, rkey
+        return None, prepared
 
-    def prepare(self, index: int, row: Mapping[str, Any]) -> PreparedRow:
-        rendered = {name: template.render(self.context, row) for name, template in self.templates.items()}
+    def render(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """The row's per-row fields rendered; a template error is the row's named failure."""
+        try:
+            rendered = {name: template.render(self.context, row) for name, template in self.templates.items()}
+        except jinja2.TemplateError as err:
+            raise MailValidationError(f"a template of this row failed: {err}", code="TemplateError") from None
         for name in ("to", "cc", "bcc"):
             if getattr(self.operator, name) is None:
                 rendered[name] = row.get(name) or None
+        return rendered
+
+    def prepare(self, index: int, rendered: dict[str, Any]) -> PreparedRow:
         operator = self.operator
         trace = f"{self.trace}; row={index}"
         arguments = {
@@ -503,25 +542,54 @@ class _Batch:
         }
         return operator.prepare_row(index, arguments, self.context)
 
-    def sending_row(self, prepared: PreparedRow) -> dict[str, Any]:
-        return {
-            "state": RowState.SENDING.value,
-            "try_number": self.try_number,
-            "recipients": prepared.recipients,
-            "started_at": datetime.now(timezone.utc).isoformat(),
+    def mark(self, to_send: list[PreparedRow]) -> _Chunk:
+        """Record the chunk's rows ``sending`` (one write), then check the fence."""
+        rows = {
+            p.index: LedgerRow(
+                p.ledger_key, p.index, p.recipients_key, RowState.SENDING.value, self.try_number
+            )
+            for p in to_send
         }
+        return _Chunk(self.attempt.mark(list(rows.values())), rows)
 
-    def settle(self, outcome: RowOutcome, record: LedgerRecord) -> None:
-        """Update the ledger row of a row just sent (written with the rest of its chunk)."""
-        if outcome.status == "accepted" and outcome.result is not None:
-            self.settled[outcome.index] = (outcome.recipients, outcome.result)
-        elif outcome.status == "failed":
-            record.rows.pop(str(outcome.index), None)  # nothing went out: a retry may send it
+    def settle(
+        self, chunk: _Chunk, writer: ResultsWriter, progress: Progress, *, partial: bool = False
+    ) -> BaseException | None:
+        """Record a chunk's answers (one ledger write); return an error that stops the batch.
 
-    def pack(self, record: LedgerRecord) -> None:
-        """Fold the chunk's accepted rows into one packed ledger entry (before it is saved)."""
-        pack_chunk(record, self.try_number, self.settled)
-        self.settled = {}
+        :param partial: settle only the answers in hand (the batch is stopping): rows whose send
+            never started are dropped (nothing went out), running ones stay ``sending``.
+        """
+        fatal: BaseException | None = None
+        futures = list(chunk.futures)
+        done = [f for f in futures if f.done()] if partial else as_completed(futures)
+        for future in done:
+            prepared = chunk.futures[future]
+            if future.cancelled():
+                chunk.rows.pop(prepared.index, None)
+                continue
+            outcome = future.result()
+            row = chunk.rows[prepared.index]
+            if outcome.went_out is WentOut.NOTHING:
+                chunk.rows.pop(prepared.index, None)
+            elif outcome.result is not None:
+                chunk.rows[prepared.index] = LedgerRow(
+                    row.key,
+                    row.index,
+                    row.recipients_key,
+                    RowState.ACCEPTED.value,
+                    row.try_number,
+                    outcome.result,
+                )
+            self.finish(outcome, writer, progress)
+            if fatal is None and isinstance(outcome.error, BATCH_FATAL_ERRORS):
+                fatal = outcome.error
+        try:
+            self.attempt.settle(chunk.number, list(chunk.rows.values()))
+        except SendLedgerUnavailable as err:
+            # the chunk is out; failing now would only make a retry report these rows as unknown
+            self.operator.log.warning("The chunk was sent but the ledger could not record it: %s", err)
+        return fatal
 
     def finish(self, outcome: RowOutcome, writer: ResultsWriter, progress: Progress) -> None:
         """Record a row's outcome: results file, progress, XCom ids, named failures."""
@@ -545,20 +613,29 @@ class _Batch:
 
 
 def _send_one(prepared: PreparedRow, pool: queue.SimpleQueue[Any], gate: SendGate) -> RowOutcome:
-    """Send one row with a pooled client, in a worker thread; never raises a service error."""
+    """Send one row with a pooled client, in a worker thread; never raises a service error.
+
+    What went out when a send raises is the error's own word (:func:`send_outcome_of`): nothing
+    (``failed``, a retry may send it), some recipients (``failed`` with the ids and refusals of
+    what was queued: never sent again), or unknown.
+    """
     gate.wait_turn()
     client = pool.get()
     try:
         result = prepared.send(client)
-    except PARTLY_SENT_ERRORS as err:
-        return RowOutcome(prepared.index, "unknown", prepared.recipients, error=err)
-    except NOT_SENT_ERRORS as err:
-        return RowOutcome(prepared.index, "failed", prepared.recipients, error=err)
-    except MailProviderError as err:  # ambiguous, or an answer that cannot be read: maybe sent
-        return RowOutcome(prepared.index, "unknown", prepared.recipients, error=err)
+    except MailProviderError as err:
+        outcome = send_outcome_of(err)
+        if outcome.went_out is WentOut.UNKNOWN:
+            return RowOutcome(
+                prepared.index, "unknown", prepared.recipients, error=err, went_out=outcome.went_out
+            )
+        partial = outcome_result(outcome) if outcome.went_out is WentOut.SOME else None
+        return RowOutcome(
+            prepared.index, "failed", prepared.recipients, partial, err, went_out=outcome.went_out
+        )
     finally:
         pool.put(client)
-    return RowOutcome(prepared.index, "accepted", prepared.recipients, result)
+    return RowOutcome(prepared.index, "accepted", prepared.recipients, result, went_out=WentOut.SOME)
 
 
 def _chunks(source: RowSource, size: int) -> Iterator[list[tuple[int, Mapping[str, Any] | InvalidRow]]]:
@@ -647,6 +724,9 @@ class Sender25BulkSendOperator(_BulkSendOperator):
     def extra_row_fields(self) -> tuple[str, ...]:
         """Per-row fields of this service."""
         return ("tag",)
+
+    def identity_extras(self) -> dict[str, Any]:
+        return {**super().identity_extras(), "bounce": self.bounce}
 
     def open_clients(self, count: int, gate: SendGate) -> list[Any]:
         clients = []

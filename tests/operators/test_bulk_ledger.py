@@ -6,6 +6,7 @@ directory (``file://``, tests/operators/conftest.py)."""
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -18,7 +19,8 @@ from airflow_provider_mail.exceptions import (
     SendLedgerFenced,
 )
 from airflow_provider_mail.operators.bulk import Sender25BulkSendOperator, XmailerBulkSendOperator
-from tests.operators.test_bulk import bulk, customers, run, sender25, xmailer  # noqa: F401 - fixtures
+from tests.operators.test_bulk import bulk, customers, run
+from tests.operators.test_bulk import sender25, xmailer  # noqa: F401 - fixtures
 
 
 def results(tmp_path):
@@ -36,7 +38,12 @@ def stored_per_recipient(emulator):
 
 
 def test_a_row_deleted_between_tries_sends_nothing_twice_and_keeps_each_rows_ids(tmp_path, sender25):
-    rows = [{"to": "a@example.org"}, {"to": "not an address"}, {"to": "c@example.org"}, {"to": "d@example.org"}]
+    rows = [
+        {"to": "a@example.org"},
+        {"to": "not an address"},
+        {"to": "c@example.org"},
+        {"to": "d@example.org"},
+    ]
     with pytest.raises(BulkSendFailed):
         run(bulk(tmp_path, rows, subject="Hi {{ row.to }}", plain_body="x"), try_number=1)
     first = {m.rcpt_to: m.id for m in sender25.messages()}
@@ -128,7 +135,9 @@ def test_a_try_that_wakes_after_its_retry_started_stops_before_its_next_send(
     thread = threading.Thread(target=first_try)
     thread.start()
     assert paused.wait(30)
-    retry = bulk(tmp_path, rows, operator_class, ledger_chunk_size=10, results_path=str(tmp_path / "r2.jsonl"))
+    retry = bulk(
+        tmp_path, rows, operator_class, ledger_chunk_size=10, results_path=str(tmp_path / "r2.jsonl")
+    )
     result = run(retry, try_number=2)
     resume.set()
     thread.join(30)
@@ -152,12 +161,9 @@ def test_ledger_bytes_written_per_row_are_flat_and_every_value_fits_the_task_sta
     written: list[int] = []
     original = ObjectStorageBackend.write
 
-    def counting(self, key, *args, **kwargs):
-        import json
-
-        record = args[-2] if len(args) >= 2 else kwargs.get("record", args[0] if args else None)
+    def counting(self, key, record, *rest):
         written.append(len(json.dumps(record)))
-        return original(self, key, *args, **kwargs)
+        return original(self, key, record, *rest)
 
     monkeypatch.setattr(ObjectStorageBackend, "write", counting)
     per_row = {}
@@ -177,7 +183,7 @@ def test_a_csv_with_a_bom_and_an_oversized_field_fails_only_that_row(tmp_path, s
     path = tmp_path / "rows.csv"
     huge = "x" * (200 * 1024)
     path.write_bytes(
-        "\ufeffto,name\r\na@example.org,Ana\r\nb@example.org,{}\r\nc@example.org,Caio\r\n".format(huge).encode()
+        f"\ufeffto,name\r\na@example.org,Ana\r\nb@example.org,{huge}\r\nc@example.org,Caio\r\n".encode()
     )
     with pytest.raises(BulkSendFailed):
         run(bulk(tmp_path, str(path), subject="Hi {{ row.name }}", plain_body="x"))
@@ -189,7 +195,11 @@ def test_a_csv_with_a_bom_and_an_oversized_field_fails_only_that_row(tmp_path, s
 
 
 def test_a_template_error_in_one_row_is_that_rows_failure(tmp_path, sender25):
-    rows = [{"to": "a@example.org", "name": "Ana"}, {"to": "b@example.org"}, {"to": "c@example.org", "name": "C"}]
+    rows = [
+        {"to": "a@example.org", "name": "Ana"},
+        {"to": "b@example.org"},
+        {"to": "c@example.org", "name": "C"},
+    ]
     op = bulk(tmp_path, rows, subject="Hi {{ row.name.upper() }}", plain_body="x", max_failed_rows=1)
     result = run(op)
     assert result["counts"]["accepted"] == 2 and result["counts"]["failed"] == 1
