@@ -95,7 +95,9 @@ def _csv_rows(handle: IO[str]) -> Iterator[Mapping[str, Any] | InvalidRow]:
         except csv.Error as err:
             if header is None:
                 raise MailConfigurationError(f"the CSV header line cannot be read: {err}") from None
-            yield InvalidRow(MailValidationError(f"line {reader.line_num} of the CSV: {err}", code="InvalidRow"))
+            yield InvalidRow(
+                MailValidationError(f"line {reader.line_num} of the CSV: {err}", code="InvalidRow")
+            )
             continue
         if header is None:
             header = values

@@ -2,8 +2,8 @@
 
 Each backend stores a task instance's head and chunks as small JSON values, named by the record's
 name plus a suffix (``""`` for the head, ``.t<try>.c<n>`` for a chunk), and knows nothing of
-their format (:mod:`~airflow_provider_mail._ledger.record` does). Errors of the underlying store propagate; the
-:class:`~airflow_provider_mail._ledger.ledger.SendLedger` wraps them.
+their format (:mod:`~airflow_provider_mail._ledger.record` does). Errors of the underlying store
+propagate; the :class:`~airflow_provider_mail._ledger.ledger.SendLedger` wraps them.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ class TaskStateStoreBackend:
         self.store = store
 
     def describe(self, key: LedgerKey, suffix: str = "") -> str:
-        return f"task state store key {TASK_STATE_KEY + suffix!r} of task instance {key.name[len(NAME_PREFIX) :]}"
+        instance = key.name[len(NAME_PREFIX) :]
+        return f"task state store key {TASK_STATE_KEY + suffix!r} of task instance {instance}"
 
     def read(self, key: LedgerKey, suffix: str = "") -> Any:
         return self.store.get(TASK_STATE_KEY + suffix)

@@ -305,7 +305,7 @@ def encode_chunk(
     data = base64.b64encode(zlib.compress(body.encode(), 6)).decode("ascii")
     pieces = [data[i : i + MAX_VALUE_CHARS] for i in range(0, len(data), MAX_VALUE_CHARS)] or [""]
     expires = expires_at.isoformat()
-    values = [
+    values: list[tuple[str, dict[str, Any]]] = [
         (chunk_suffix(try_number, chunk, k), {"kind": PART_KIND, "expires_at": expires, "data": piece})
         for k, piece in enumerate(pieces[1:], start=1)
     ]
@@ -504,10 +504,9 @@ def check_fence(head: LedgerHead | None, *, try_number: int, where: str, claimin
     :param claiming: the check of a try about to claim (only a newer claim stops it).
     """
     fence = None if head is None else head.fence
-    if claiming:
-        stale = fence is not None and fence > try_number
-    else:
-        stale = fence != try_number
+    # claiming: only a newer claim stops it; later: any claim but its own (an older try's
+    # claim written over this one's is the claim race of two tries starting at once)
+    stale = (fence is not None and fence > try_number) if claiming else fence != try_number
     if stale:
         holder = f"claimed by try {fence}" if fence is not None else "gone"
         raise SendLedgerFenced(

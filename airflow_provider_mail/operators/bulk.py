@@ -502,13 +502,13 @@ class _Batch:
             )
             return RowOutcome(index, "unknown", recipients, error=error, try_number=earlier.try_number), None
         if earlier is None and (changed := self.attempt.earlier.changed_at(index, rkey)) is not None:
-            error = SendLedgerRowChanged(
+            changed_error = SendLedgerRowChanged(
                 f"row {index} to {recipients} differs from the row try {changed.try_number} sent to the same "
                 "recipients at this place (edited, or rendered differently); not sent, as it may be the "
                 "same message. Restore the row to skip it, or clear the task instance to send the batch "
                 "as a new request."
             )
-            return RowOutcome(index, "failed", recipients, error=error), None
+            return RowOutcome(index, "failed", recipients, error=changed_error), None
         try:
             prepared = self.prepare(index, rendered)
         except MailProviderError as err:

@@ -20,7 +20,8 @@ from airflow_provider_mail.exceptions import (
 )
 from airflow_provider_mail.operators.bulk import Sender25BulkSendOperator, XmailerBulkSendOperator
 from tests.operators.test_bulk import bulk, customers, run
-from tests.operators.test_bulk import sender25, xmailer  # noqa: F401 - fixtures
+from tests.operators.test_bulk import sender25 as sender25
+from tests.operators.test_bulk import xmailer as xmailer
 
 
 def results(tmp_path):
