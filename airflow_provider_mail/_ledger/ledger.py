@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -28,8 +29,11 @@ from airflow_provider_mail._ledger.record import (
     encode_chunk,
     expiry_of,
     part_piece,
+    was_cut_off,
 )
 from airflow_provider_mail.exceptions import MailConfigurationError, SendLedgerError, SendLedgerUnavailable
+
+log = logging.getLogger(__name__)
 
 #: Airflow configuration section of the provider's options.
 CONFIG_SECTION = "mail_provider"
@@ -191,6 +195,25 @@ class Attempt:
         :raises SendLedgerUnavailable: the write failed.
         """
         self._write_chunk(chunk, rows)
+
+    def end(self, error: BaseException | None = None) -> None:
+        """Record that this try ran to its own end, unless ``error`` cut it off; a later clear then
+        starts a new generation (see :mod:`~._ledger.record`). Never raises: the try's own outcome
+        matters more than this mark.
+
+        :param error: what the try raised, if it raised.
+        """
+        if error is not None and was_cut_off(error):
+            return
+        try:
+            head = self.ledger.read_head()
+            if head is None or head.fence != self.try_number:
+                return  # a newer try owns the ledger: its claim is not overwritten
+            head.ended = self.try_number
+            head.updated_at = datetime.now(timezone.utc)
+            self.ledger._write("", head.to_json())
+        except (SendLedgerError, SendLedgerUnavailable) as err:
+            log.warning("Could not record the end of try %s in the send ledger: %s", self.try_number, err)
 
     def _write_chunk(self, chunk: int, rows: list[LedgerRow]) -> None:
         values = encode_chunk(

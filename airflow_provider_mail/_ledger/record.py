@@ -11,6 +11,7 @@ what the batch holds::
        "generation": 2,         # ti.max_tries of the tries of this attempt to send (see below)
        "first_try": 1,          # the first try of this generation
        "fence": 3,              # the newest try that claimed the ledger
+       "ended": 2,              # the newest try that ran to its own end (null: none)
        "updated_at": "...", "expires_at": "..."}
     <name>.t<try>.c<n>          chunk n of a try: its rows, packed (zlib, base64), <= 60,000 chars
       {"kind": "airflow_provider_mail.send_ledger.chunk", "version": 2, "task_instance": {...},
@@ -25,17 +26,19 @@ send records to help find a message (trace, Message-ID, sender, recipients). Nev
 attachment or a credential: only hashes, ids and addresses.
 
 **Retry or clear.** Airflow gives every try a new ``try_number``, for retries and for clears alike.
-Clearing a *finished* task instance sets ``max_tries`` to ``try_number + retries`` (Airflow 2.11 and
-3.x, ``clear_task_instances``), larger than the value the tries since the previous clear ran with;
-a retry never changes it, and neither does clearing a *running* task instance (it goes to
-``restarting`` and its next try runs as a retry, past ``max_tries`` when ``retries`` is 0). So the
-head stores the ``max_tries`` its tries saw (the *generation*): a try with the same ``max_tries``
-continues that attempt to send (what was sent is not sent again), whatever ``retries`` is and
-however far past ``max_tries`` the try number is; a different ``max_tries`` means the task instance
-was cleared after it finished: a new request to send, the earlier rows are ignored. (The one case
-this cannot tell: a clear after ``retries`` was lowered in the DAG by exactly the number of tries
-run since the last clear gives the old ``max_tries`` again; it is then taken for a retry and sends
-nothing twice.)
+A retry never changes ``max_tries``; clearing a *finished* task instance sets it to ``try_number +
+retries`` (Airflow 2.11 and 3.x, ``clear_task_instances``), larger than before. Clearing a *running*
+one sets it ``restarting`` and kills the try; the next try then runs either with ``max_tries``
+unchanged (the try reported its own end) or with ``max_tries = try_number + retries`` (the scheduler
+saw the executor end it), so ``max_tries`` alone cannot tell that clear from a clear after the task
+finished. The head therefore stores the ``max_tries`` of its tries (the *generation*) and ``ended``:
+the newest try that ran to its own end (returned, or raised from the operator's code) rather than
+being cut off (killed, ``execution_timeout``, terminated by a clear). A starting try continues the
+stored generation (what was sent is not sent again) when its ``max_tries`` is the same, or when the
+newest try of the generation was cut off; it starts a new one (everything is sent again) only after
+a clear that followed a try which ended. ``retries`` plays no part. (The one case this cannot tell: a
+clear after ``retries`` was lowered in the DAG by exactly the number of tries run since the last
+clear gives the old ``max_tries`` again; it is then taken for a retry and sends nothing twice.)
 
 **Fence.** Each try claims the head (``fence`` = its try number) before it reads what earlier tries
 sent, and re-reads the head after marking a chunk ``sending`` and before sending it: a try that
@@ -208,6 +211,7 @@ class LedgerHead:
     :param fence: the newest try that claimed the ledger.
     :param expires_at: after this, the ledger is ignored and may be deleted.
     :param updated_at: when it was last written.
+    :param ended: the newest try that ran to its own end (``None``: none did).
     """
 
     key: LedgerKey
@@ -216,6 +220,7 @@ class LedgerHead:
     fence: int
     expires_at: datetime
     updated_at: datetime | None = None
+    ended: int | None = None
 
     def is_expired(self, now: datetime) -> bool:
         """Whether the retention has passed.
@@ -233,6 +238,7 @@ class LedgerHead:
             "generation": self.generation,
             "first_try": self.first_try,
             "fence": self.fence,
+            "ended": self.ended,
             "updated_at": (self.updated_at or datetime.now(timezone.utc)).isoformat(),
             "expires_at": self.expires_at.isoformat(),
         }
@@ -250,9 +256,14 @@ class LedgerHead:
         generation, first, fence = data.get("generation"), data.get("first_try"), data.get("fence")
         if not (generation is None or isinstance(generation, int)):
             raise _corrupt(name, "has a malformed generation")
-        if not isinstance(first, int) or not isinstance(fence, int):
-            raise _corrupt(name, "has no valid first_try/fence")
-        return cls(expected, generation, first, fence, *_times(data, name))
+        ended = data.get("ended")
+        if (
+            not isinstance(first, int)
+            or not isinstance(fence, int)
+            or not (ended is None or isinstance(ended, int))
+        ):
+            raise _corrupt(name, "has no valid first_try/fence/ended")
+        return cls(expected, generation, first, fence, *_times(data, name), ended=ended)
 
 
 @dataclass(frozen=True)
@@ -460,13 +471,28 @@ def decide(earlier: LedgerRow | None) -> Action:
 def same_generation(head: LedgerHead, *, max_tries: int | None) -> bool:
     """Whether a try continues the attempt to send of ``head`` (``False`` after a clear).
 
-    Only a clear of a finished task instance changes ``max_tries``; retries and the clear of a
-    running task instance do not, whatever ``retries`` is (see the module docstring).
+    The same ``max_tries`` (a retry, or a running task cleared whose try reported its end), or a
+    newest try that was cut off (a running task cleared, a kill or a timeout, then a clear): the
+    same attempt. ``retries`` plays no part (see the module docstring).
 
     :param head: the stored head.
     :param max_tries: ``ti.max_tries`` of this try.
     """
-    return head.generation == max_tries
+    return head.generation == max_tries or head.ended != head.fence
+
+
+def was_cut_off(error: BaseException) -> bool:
+    r"""Whether a try that raised ``error`` was cut off (killed, timed out, terminated by a clear)
+    rather than ending on its own: ``BaseException``\ s that are not ``Exception``\ s (Airflow's
+    ``AirflowTaskTimeout`` and ``AirflowTaskTerminated`` among them, ``KeyboardInterrupt``,
+    ``SystemExit``).
+
+    :param error: what the try raised.
+    """
+    return not isinstance(error, Exception) or type(error).__name__ in {
+        "AirflowTaskTimeout",
+        "AirflowTaskTerminated",
+    }
 
 
 def claim(
@@ -492,7 +518,8 @@ def claim(
         check_fence(head, try_number=try_number, where=where, claiming=True)
     if head is None or not same_generation(head, max_tries=max_tries):
         return LedgerHead(key, max_tries, try_number, try_number, expires_at), False
-    return LedgerHead(key, head.generation, head.first_try, try_number, expires_at), True
+    # a continued generation takes this try's max_tries: a later clear compares with it
+    return LedgerHead(key, max_tries, head.first_try, try_number, expires_at, ended=head.ended), True
 
 
 def check_fence(head: LedgerHead | None, *, try_number: int, where: str, claiming: bool = False) -> None:

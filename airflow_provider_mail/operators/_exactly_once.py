@@ -202,6 +202,15 @@ class SendOnceOperator(BaseOperator):
         attempt = ledger.begin(
             max_tries=getattr(ti, "max_tries", None), try_number=getattr(ti, "try_number", None)
         )
+        try:
+            result = self._send_once(ledger.where, attempt, prepare)
+        except BaseException as err:
+            attempt.end(err)
+            raise
+        attempt.end()
+        return result
+
+    def _send_once(self, where: str, attempt: Attempt, prepare: Callable[[], PreparedSend]) -> dict[str, Any]:
         earlier = attempt.earlier.find(MESSAGE_ROW, 0)
         action = decide(earlier)
         if action is Action.RETURN_RESULT and earlier is not None:
@@ -210,21 +219,19 @@ class SendOnceOperator(BaseOperator):
                 "Ledger record: %s",
                 earlier.try_number,
                 (earlier.info or {}).get("trace"),
-                ledger.where,
+                where,
             )
             return dict(earlier.result or {})
         if action is Action.UNKNOWN_OUTCOME and earlier is not None:
             if self.on_unknown_outcome == "fail":
-                raise unknown_outcome_error(
-                    {**(earlier.info or {}), "try_number": earlier.try_number}, ledger.where
-                )
+                raise unknown_outcome_error({**(earlier.info or {}), "try_number": earlier.try_number}, where)
             self.log.warning(
                 "try %s's send has an unknown outcome; sending again because on_unknown_outcome='resend'",
                 earlier.try_number,
             )
         prepared = prepare()
         row = prepared.ledger_row(attempt.try_number)
-        self.log.info("Send ledger record: %s", ledger.where)
+        self.log.info("Send ledger record: %s", where)
         chunk = attempt.mark([row])
         try:
             result = _send(prepared)

@@ -263,7 +263,6 @@ class _BulkSendOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         source = RowSource(self.rows)
         total = source.count()
-        gate = SendGate(self.rate_limit)
         ti = context.get("ti")
         ledger = open_ledger(context, self.ledger)
         attempt: Attempt | _NoLedger = (
@@ -273,6 +272,18 @@ class _BulkSendOperator(BaseOperator):
                 max_tries=getattr(ti, "max_tries", None), try_number=getattr(ti, "try_number", None)
             )
         )
+        try:
+            xcom = self._send_batch(context, source, total, attempt)
+        except BaseException as err:
+            attempt.end(err)
+            raise
+        attempt.end()
+        return xcom
+
+    def _send_batch(
+        self, context: Context, source: RowSource, total: int | None, attempt: Attempt | _NoLedger
+    ) -> dict[str, Any]:
+        gate = SendGate(self.rate_limit)
         results_path = str(self.results_path or default_results_path(context))
         chunk_size = self.ledger_chunk_size or auto_chunk_size(total, self.max_concurrency)
         progress = Progress(total, self.log, interval=self.progress_interval)
@@ -428,6 +439,9 @@ class _NoLedger:
         return 0
 
     def settle(self, chunk: int, rows: list[LedgerRow]) -> None:
+        pass
+
+    def end(self, error: BaseException | None = None) -> None:
         pass
 
 

@@ -29,6 +29,7 @@ from airflow_provider_mail._ledger.record import (
     decode_rows,
     encode_chunk,
     part_piece,
+    was_cut_off,
 )
 from airflow_provider_mail.exceptions import FatalMailProviderError, SendLedgerError, SendLedgerFenced
 
@@ -36,8 +37,9 @@ KEY = LedgerKey("billing", "send", "manual__2026-11-22T10:00:00+00:00", -1)
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 
 
-def head(generation=1, first_try=1, fence=1, expires_in=timedelta(days=7)):
-    return LedgerHead(KEY, generation, first_try, fence, NOW + expires_in, NOW)
+def head(generation=1, first_try=1, fence=1, expires_in=timedelta(days=7), ended="fence"):
+    ended = fence if ended == "fence" else ended
+    return LedgerHead(KEY, generation, first_try, fence, NOW + expires_in, NOW, ended=ended)
 
 
 def row(state="accepted", try_number=1, key=MESSAGE_ROW, index=0):
@@ -113,7 +115,7 @@ def test_a_chunk_round_trips_and_a_big_one_is_split_under_the_value_limit():
             "belongs to another task instance",
             id="other-task-instance",
         ),
-        pytest.param({**head().to_json(), "fence": "x"}, "first_try/fence", id="bad-fence"),
+        pytest.param({**head().to_json(), "fence": "x"}, "first_try/fence/ended", id="bad-fence"),
         pytest.param({**head().to_json(), "expires_at": "soon"}, "expires_at", id="bad-date"),
     ],
 )
@@ -166,14 +168,26 @@ def test_a_clear_of_a_finished_task_starts_a_new_generation_whatever_the_retries
 
 
 @pytest.mark.parametrize("retries", [0, 1, 3])
-def test_a_running_task_cleared_continues_its_generation_whatever_the_retries(retries):
-    # cleared while running: RESTARTING, max_tries unchanged; the next try may run past max_tries + 1
-    try_number = retries + 2
-    new, continues = claim(
-        head(generation=retries), KEY, max_tries=retries, try_number=try_number, expires_at=NOW, where="x"
+@pytest.mark.parametrize("adjusted", [False, True], ids=["max-tries-kept", "max-tries-try-plus-retries"])
+def test_a_running_task_cleared_continues_its_generation_whatever_the_retries(retries, adjusted):
+    # cleared while running: RESTARTING; the try is cut off (it never ends on its own); the next one
+    # runs with max_tries kept, or set to try_number + retries by the scheduler, past max_tries + 1
+    cut_off = head(generation=retries, fence=1, ended=None)
+    max_tries = 1 + retries if adjusted else retries
+    new, continues = claim(cut_off, KEY, max_tries=max_tries, try_number=2, expires_at=NOW, where="x")
+    assert continues and (new.first_try, new.fence, new.generation) == (1, 2, max_tries)
+    assert same_generation(cut_off, max_tries=max_tries)
+
+
+def test_what_cuts_a_try_off():
+    from airflow.exceptions import AirflowTaskTerminated, AirflowTaskTimeout
+
+    assert (
+        was_cut_off(AirflowTaskTimeout())
+        and was_cut_off(AirflowTaskTerminated())
+        and was_cut_off(KeyboardInterrupt())
     )
-    assert continues and (new.first_try, new.fence) == (1, try_number)
-    assert same_generation(head(generation=retries), max_tries=retries)
+    assert not was_cut_off(RuntimeError()) and not was_cut_off(SendLedgerError("x", record="r"))
 
 
 def test_a_second_clear_after_a_retried_send_starts_again():

@@ -84,24 +84,40 @@ def test_a_row_changed_under_the_same_position_is_a_named_failure_not_a_resend(t
 
 
 @pytest.mark.parametrize("retries", [0, 1])
-def test_a_running_task_cleared_continues_whatever_the_retries(tmp_path, sender25, retries):
-    class DiesAfterTheFirstChunk(Sender25BulkSendOperator):
+@pytest.mark.parametrize(
+    "max_tries_after",
+    ["unchanged", "try_number + retries"],
+    ids=["try-reported-its-end", "scheduler-ended-it"],
+)
+def test_a_running_task_cleared_continues_whatever_the_retries(tmp_path, sender25, retries, max_tries_after):
+    """Airflow 3.3 clears a running task to RESTARTING and terminates its try; the next try runs with
+    max_tries unchanged, or (when the scheduler saw the executor end it) try_number + retries."""
+
+    class TerminatedAfterTheFirstChunk(Sender25BulkSendOperator):
         def after_chunk(self, progress):
             if progress.done >= 10 and self._try == 1:
-                raise RuntimeError("killed by the clear")
+                raise KeyboardInterrupt  # as AirflowTaskTerminated: a BaseException, the try is cut off
 
         def execute(self, context):
             self._try = context["ti"].try_number
             return super().execute(context)
 
-    op = bulk(tmp_path, customers(25), DiesAfterTheFirstChunk, ledger_chunk_size=10)
-    with pytest.raises(RuntimeError):
+    op = bulk(tmp_path, customers(25), TerminatedAfterTheFirstChunk, ledger_chunk_size=10)
+    with pytest.raises(KeyboardInterrupt):
         run(op, try_number=1, max_tries=retries)
     assert len(sender25.messages()) == 10
-    # Airflow 3.3 clears a running task to RESTARTING: the next try keeps max_tries
-    result = run(op, try_number=2, max_tries=retries)
+    max_tries = retries if max_tries_after == "unchanged" else 1 + retries
+    result = run(op, try_number=2, max_tries=max_tries)
     assert set(stored_per_recipient(sender25).values()) == {1}
     assert result["counts"]["sent_earlier"] == 10 and result["counts"]["accepted"] == 25
+
+
+def test_a_clear_after_a_try_that_ended_sends_everything_again(tmp_path, sender25):
+    with pytest.raises(BulkSendFailed):
+        run(bulk(tmp_path, customers(5, bad=(2,))), try_number=1, max_tries=0)
+    assert len(sender25.messages()) == 4
+    result = run(bulk(tmp_path, customers(5)), try_number=2, max_tries=1)  # cleared: max_tries 1 + 0
+    assert result["counts"]["sent_earlier"] == 0 and len(sender25.messages()) == 9
 
 
 # -- item 2: two tries at once ------------------------------------------------------------------------
