@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ from airflow_provider_mail.exceptions import (
     Sender25AuthError,
     SendLedgerRowChanged,
     SendLedgerUnavailable,
+    ServiceAskedToWait,
     WentOut,
     XmailerSmtpAuthError,
     send_outcome_of,
@@ -87,6 +89,7 @@ BATCH_FATAL_ERRORS: tuple[type[BaseException], ...] = (
     MailConfigurationError,
     Sender25AuthError,
     XmailerSmtpAuthError,
+    ServiceAskedToWait,
 )
 BULK_TEMPLATE_FIELDS: tuple[str, ...] = ("rows", "from_email", "sender", "reply_to", "results_path")
 #: Per-row fields: rendered for each row (with ``row``), not by Airflow before ``execute``.
@@ -327,7 +330,7 @@ class _BulkSendOperator(BaseOperator):
                         if to_send:
                             in_flight = batch.mark(to_send)
                             in_flight.futures = {
-                                executor.submit(_send_one, prepared, pool, gate): prepared
+                                executor.submit(_send_one, prepared, pool, gate, batch.stop): prepared
                                 for prepared in to_send
                             }
                         else:
@@ -475,6 +478,7 @@ class _Batch:
         self.accepted_for_ids = 0
         self.named_failures: list[dict[str, Any]] = []
         self.unknown_recipients: list[str] = []
+        self.stop = _Stop()
 
     def triage(
         self, index: int, row: Mapping[str, Any] | InvalidRow, writer: ResultsWriter, progress: Progress
@@ -626,7 +630,20 @@ class _Batch:
                 )
 
 
-def _send_one(prepared: PreparedRow, pool: queue.SimpleQueue[Any], gate: SendGate) -> RowOutcome:
+class _Stop:
+    """Set by the first send that meets an error every later row would meet too (a refused key, a
+    wait longer than the batch can honour): no send starts after it."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.error: BaseException | None = None
+
+    def set(self, error: BaseException) -> None:
+        self.error = self.error or error
+        self.event.set()
+
+
+def _send_one(prepared: PreparedRow, pool: queue.SimpleQueue[Any], gate: SendGate, stop: _Stop) -> RowOutcome:
     """Send one row with a pooled client, in a worker thread; never raises a service error.
 
     What went out when a send raises is the error's own word (:func:`send_outcome_of`): nothing
@@ -634,10 +651,16 @@ def _send_one(prepared: PreparedRow, pool: queue.SimpleQueue[Any], gate: SendGat
     what was queued: never sent again), or unknown.
     """
     gate.wait_turn()
+    if stop.event.is_set():  # nothing went out: a retry sends it
+        return RowOutcome(
+            prepared.index, "failed", prepared.recipients, error=stop.error, went_out=WentOut.NOTHING
+        )
     client = pool.get()
     try:
         result = prepared.send(client)
     except MailProviderError as err:
+        if isinstance(err, BATCH_FATAL_ERRORS):
+            stop.set(err)
         outcome = send_outcome_of(err)
         if outcome.went_out is WentOut.UNKNOWN:
             return RowOutcome(

@@ -180,7 +180,10 @@ def test_a_running_task_cleared_continues_its_generation_whatever_the_retries(re
 
 
 def test_what_cuts_a_try_off():
-    from airflow.exceptions import AirflowTaskTerminated, AirflowTaskTimeout
+    try:
+        from airflow.sdk.exceptions import AirflowTaskTerminated, AirflowTaskTimeout
+    except ImportError:  # Airflow 2
+        from airflow.exceptions import AirflowTaskTerminated, AirflowTaskTimeout  # type: ignore[no-redef]
 
     assert (
         was_cut_off(AirflowTaskTimeout())

@@ -16,7 +16,9 @@ from airflow_provider_mail._ledger.backends import ObjectStorageBackend
 from airflow_provider_mail.exceptions import (
     AmbiguousSendError,
     BulkSendFailed,
+    FatalMailProviderError,
     SendLedgerFenced,
+    ServiceAskedToWait,
 )
 from airflow_provider_mail.operators.bulk import Sender25BulkSendOperator, XmailerBulkSendOperator
 from tests.operators.test_bulk import bulk, customers, run
@@ -206,6 +208,29 @@ def test_a_csv_with_a_bom_and_an_oversized_field_fails_only_that_row(tmp_path, s
         run(bulk(tmp_path, str(path), subject="Hi {{ row.name }}", plain_body="x"))
     assert sorted(stored_per_recipient(sender25)) == ["a@example.org", "c@example.org"]
     assert results(tmp_path)[1]["status"] == "failed" and results(tmp_path)[1]["code"] == "InvalidRow"
+
+
+# -- item 11: a wait the batch cannot honour -----------------------------------------------------------
+
+
+def test_a_429_asking_longer_than_the_batch_waits_stops_it_at_once_naming_the_wait(
+    tmp_path, monkeypatch, sender25
+):
+    from airflow_provider_mail.hooks.sender25 import SEND_MESSAGE_PATH
+    from airflow_provider_mail.testing import Fault
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SENDER25_DEFAULT",
+        sender25.airflow_connection(retry_backoff=0.01, timeout=5, retry_max_wait=1),
+    )
+    sender25.inject(Fault.HTTP_429, retry_after=86400)
+    with pytest.raises(ServiceAskedToWait, match="86400 s") as caught:
+        run(bulk(tmp_path, customers(20), max_concurrency=1), try_number=1)
+    assert caught.value.wait_seconds == 86400 and not isinstance(caught.value, FatalMailProviderError)
+    # the refused request was the only one: nothing was sent in between
+    assert [r.path for r in sender25.requests] == [SEND_MESSAGE_PATH] and sender25.messages() == []
+    result = run(bulk(tmp_path, customers(20)), try_number=2)  # after the wait: everything, once
+    assert result["counts"]["accepted"] == 20 and set(stored_per_recipient(sender25).values()) == {1}
 
 
 # -- item 6: a template error is the row's failure; exceptions settle answers in hand -----------------
