@@ -210,6 +210,21 @@ def test_a_csv_with_a_bom_and_an_oversized_field_fails_only_that_row(tmp_path, s
     assert results(tmp_path)[1]["status"] == "failed" and results(tmp_path)[1]["code"] == "InvalidRow"
 
 
+# -- items 4/5: what went out, read from the error --------------------------------------------------
+
+
+def test_an_xmailer_row_refused_for_every_recipient_failed_and_a_retry_sends_it(tmp_path, xmailer):
+    xmailer.smtp_inject("reject_rcpt")  # every RCPT of the next transaction is refused
+    with pytest.raises(BulkSendFailed) as caught:  # retryable: nothing of that row went out
+        run(bulk(tmp_path, customers(4), XmailerBulkSendOperator, max_concurrency=1), try_number=1)
+    assert caught.value.failed == 1 and caught.value.unknown == 0
+    refused = [r for r in results(tmp_path).values() if r["status"] == "failed"]
+    assert len(refused) == 1 and len(xmailer.messages) == 3
+    result = run(bulk(tmp_path, customers(4), XmailerBulkSendOperator), try_number=2)
+    assert result["counts"] == {"total": 4, "accepted": 4, "sent_earlier": 3, "failed": 0, "unknown": 0}
+    assert sorted(r for m in xmailer.messages for r in m.rcpt_tos) == [f"c{n}@example.org" for n in range(4)]
+
+
 # -- item 11: a wait the batch cannot honour -----------------------------------------------------------
 
 
