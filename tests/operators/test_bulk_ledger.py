@@ -225,6 +225,33 @@ def test_an_xmailer_row_refused_for_every_recipient_failed_and_a_retry_sends_it(
     assert sorted(r for m in xmailer.messages for r in m.rcpt_tos) == [f"c{n}@example.org" for n in range(4)]
 
 
+@pytest.mark.parametrize("fail_on_refused", [False, True])
+def test_a_partly_refused_xmailer_row_keeps_its_queue_id_and_refusals_and_is_never_resent(
+    tmp_path, monkeypatch, xmailer, fail_on_refused
+):
+    handler = xmailer._relay_handler  # test-only: the relay refuses one address (550 at RCPT)
+    original = handler.handle_RCPT
+
+    async def refuse_nobody(server, session, envelope, address, options):
+        if address.startswith("nobody@"):
+            return f"550 5.1.1 <{address}>: Recipient address rejected"
+        return await original(server, session, envelope, address, options)
+
+    monkeypatch.setattr(handler, "handle_RCPT", refuse_nobody)
+    rows = [{"to": "a@example.org, nobody@example.org", "name": "A", "due": 1}, {"to": "b@example.org"}]
+    op = bulk(tmp_path, rows, XmailerBulkSendOperator, fail_on_refused=fail_on_refused, max_failed_rows=1)
+    first = run(op, try_number=1)
+    (line,) = [r for r in results(tmp_path).values() if r["row"] == 0]
+    assert line["queue_id"] == xmailer.messages[0].queue_id or line["queue_id"] in {
+        m.queue_id for m in xmailer.messages
+    }
+    assert list(line["refused"]) == ["nobody@example.org"] and line["accepted"] == ["a@example.org"]
+    assert line["status"] == ("failed" if fail_on_refused else "accepted"), line
+    assert first["counts"]["unknown"] == 0
+    run(op, try_number=2)  # the queued row is never sent again
+    assert sorted(r for m in xmailer.messages for r in m.rcpt_tos) == ["a@example.org", "b@example.org"]
+
+
 # -- item 11: a wait the batch cannot honour -----------------------------------------------------------
 
 
