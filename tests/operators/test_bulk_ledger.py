@@ -242,9 +242,7 @@ def test_a_partly_refused_xmailer_row_keeps_its_queue_id_and_refusals_and_is_nev
     op = bulk(tmp_path, rows, XmailerBulkSendOperator, fail_on_refused=fail_on_refused, max_failed_rows=1)
     first = run(op, try_number=1)
     (line,) = [r for r in results(tmp_path).values() if r["row"] == 0]
-    assert line["queue_id"] == xmailer.messages[0].queue_id or line["queue_id"] in {
-        m.queue_id for m in xmailer.messages
-    }
+    assert line["queue_id"] in {m.queue_id for m in xmailer.messages}
     assert list(line["refused"]) == ["nobody@example.org"] and line["accepted"] == ["a@example.org"]
     assert line["status"] == ("failed" if fail_on_refused else "accepted"), line
     assert first["counts"]["unknown"] == 0
