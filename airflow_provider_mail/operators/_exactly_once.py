@@ -1,13 +1,16 @@
 """Exactly once across tries: the send operators consult the send ledger before they send.
 
-A normal run reads the ledger once and writes it twice (``sending`` before the request,
-``accepted`` with the ids after it). A later try of the same task instance then:
+A normal run claims the ledger for its try, marks the send ``sending`` (then checks that no newer
+try has claimed it: :class:`~airflow_provider_mail.exceptions.SendLedgerFenced`), sends, settles
+the row with the ids (or drops it when the error says nothing went out), and marks the try ended. A
+later try of the same task instance then:
 
 * finds ``accepted``: does not send; returns the earlier result and logs ``sent by try N``;
 * finds ``sending`` (the earlier try died during the round trip): does not send; raises
   :class:`AmbiguousSendError` naming the trace and where to look, unless
   ``on_unknown_outcome="resend"``;
-* finds a record of an earlier *generation* (the task instance was cleared since): sends again.
+* finds a record of an earlier *generation* (the task instance was cleared after a try that
+  ended): sends again (see :mod:`airflow_provider_mail._ledger.record` for the rule).
 """
 
 from __future__ import annotations
