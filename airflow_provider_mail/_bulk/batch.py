@@ -52,7 +52,7 @@ from airflow_provider_mail._ledger import (
     recipients_key,
 )
 from airflow_provider_mail._ledger.earlier import EarlierRows
-from airflow_provider_mail._shared.task_context import TRACE_HEADER, trace_header_value
+from airflow_provider_mail._shared.task_context import TRACE_HEADER, resolve_from_email, trace_header_value
 from airflow_provider_mail.exceptions import (
     AmbiguousSendError,
     BulkSendFailed,
@@ -211,7 +211,8 @@ class Batch:
         except MailProviderError as err:
             return RowOutcome(index, "failed", recipients_of(row), error=err), None
         recipients = recipients_of(rendered)
-        key = content_key({**rendered, **self.operator.identity_extras()})
+        sender = resolve_from_email(self.operator.from_email, self.connection_from)
+        key = content_key({**rendered, **self.operator.identity_extras(), "from_email": sender})
         rkey = recipients_key(recipients)
         earlier = self.attempt.earlier.find(key, index)
         action = decide(earlier)
