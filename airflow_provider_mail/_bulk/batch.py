@@ -267,6 +267,7 @@ class Batch:
             values=rendered,
             trace=f"{self.trace}; row={index}",
         )
+        arguments.update({name: rendered[name] for name in self.operator.extra_row_fields()})  # tag
         return self.operator.prepare_row(index, arguments, self.context)
 
     def mark(self, to_send: list[PreparedRow]) -> Chunk:

@@ -73,11 +73,12 @@ def sends(emulator):
 
 
 def test_sender25_bulk_sends_one_rendered_message_per_row_and_returns_gate_ready_ids(tmp_path, sender25):
-    result = run(bulk(tmp_path, customers(30)))
+    result = run(bulk(tmp_path, customers(30), tag="statement-{{ row.due }}"))
     messages = sender25.messages()
     assert sorted(m.rcpt_to for m in messages) == sorted(f"c{n}@example.org" for n in range(30))
     by_rcpt = {m.rcpt_to: m for m in messages}
     assert by_rcpt["c7@example.org"].subject == "Extrato de Cliente 7 (2026-11-22)"
+    assert by_rcpt["c7@example.org"].tag == "statement-70"
     assert by_rcpt["c7@example.org"].plain_body.strip() == "Olá Cliente 7, total 70."
     assert by_rcpt["c7@example.org"].headers[TRACE_HEADER].endswith("; row=7")
     assert result["counts"] == {"total": 30, "accepted": 30, "sent_earlier": 0, "failed": 0, "unknown": 0}
