@@ -83,33 +83,31 @@ class SendLedger:
         """
         now = now or datetime.now(timezone.utc)
         number = int(try_number or 0)
-        head = self.read_head()
-        if head is not None and head.is_expired(now):
-            check_fence(head, try_number=number, where=self.where, claiming=True)
-            head = None
+        stored = self.read_head()
         head, continues = claim(
-            head,
+            stored,
             self.key,
             max_tries=max_tries,
             try_number=number,
             expires_at=now + self.retention,
             where=self.where,
+            expired=stored is not None and stored.is_expired(now),
         )
         head.updated_at = now
         self._write("", head.to_json())
         earlier = EarlierRows()
         if continues:
-            for earlier_try in range(head.first_try, number):
-                for rows in self._chunks_of(earlier_try):
-                    earlier.add_chunk(rows, earlier_try)
+            for earlier_claim in range(head.first_claim, head.claim):
+                for rows in self._chunks_of(earlier_claim):
+                    earlier.add_chunk(rows, rows[0].try_number if rows else 0)
         earlier.seal()
         return Attempt(self, head, earlier, number)
 
-    def _chunks_of(self, try_number: int) -> Iterator[list[LedgerRow]]:
-        """The chunks a try wrote, in order: chunk ``n`` is written before ``n + 1``, so the first
-        one missing ends them."""
+    def _chunks_of(self, claim_number: int) -> Iterator[list[LedgerRow]]:
+        """The chunks a claim (a try) wrote, in order: chunk ``n`` is written before ``n + 1``, so
+        the first one missing ends them."""
         for chunk in itertools.count():
-            suffix = chunk_suffix(try_number, chunk)
+            suffix = chunk_suffix(claim_number, chunk)
             stored = self._read(suffix)
             if stored is None:
                 return
@@ -117,7 +115,7 @@ class SendLedger:
             writer, parts, piece = chunk_parts(stored, name=name, expected=self.key)
             pieces = [piece]
             for part in range(1, parts):
-                part_suffix = chunk_suffix(try_number, chunk, part)
+                part_suffix = chunk_suffix(claim_number, chunk, part)
                 more = self._read(part_suffix)
                 if more is None:
                     raise SendLedgerError(
@@ -183,7 +181,9 @@ class Attempt:
         chunk = self.chunks
         self.chunks += 1
         self._write_chunk(chunk, rows)
-        check_fence(self.ledger.read_head(), try_number=self.try_number, where=self.where)
+        check_fence(
+            self.ledger.read_head(), claim=self.head.claim, try_number=self.try_number, where=self.where
+        )
         return chunk
 
     def settle(self, chunk: int, rows: list[LedgerRow]) -> None:
@@ -207,9 +207,9 @@ class Attempt:
             return
         try:
             head = self.ledger.read_head()
-            if head is None or head.fence != self.try_number:
+            if head is None or head.claim != self.head.claim:
                 return  # a newer try owns the ledger: its claim is not overwritten
-            head.ended = self.try_number
+            head.ended = head.claim
             head.updated_at = datetime.now(timezone.utc)
             self.ledger._write("", head.to_json())
         except (SendLedgerError, SendLedgerUnavailable) as err:
@@ -220,6 +220,7 @@ class Attempt:
             self.ledger.key,
             generation=self.head.generation,
             try_number=self.try_number,
+            claim=self.head.claim,
             chunk=chunk,
             rows=rows,
             expires_at=datetime.now(timezone.utc) + self.ledger.retention,

@@ -9,14 +9,20 @@ what the batch holds::
       {"kind": "airflow_provider_mail.send_ledger", "version": 2,
        "task_instance": {"dag_id", "task_id", "run_id", "map_index"},
        "generation": 2,         # ti.max_tries of the tries of this attempt to send (see below)
-       "first_try": 1,          # the first try of this generation
-       "fence": 3,              # the newest try that claimed the ledger
-       "ended": 2,              # the newest try that ran to its own end (null: none)
+       "first_claim": 1,        # the first claim of this generation
+       "claim": 3,              # the newest claim (each try that starts claims: 1, 2, 3...)
+       "fence": 3,              # the try number of the newest claim
+       "ended": 2,              # the newest claim whose try ran to its own end (null: none)
        "updated_at": "...", "expires_at": "..."}
-    <name>.t<try>.c<n>          chunk n of a try: its rows, packed (zlib, base64), <= 60,000 chars
+    <name>.k<claim>.c<n>        chunk n of a claim (a try): its rows, packed (zlib, base64), <= 60,000 chars
       {"kind": "airflow_provider_mail.send_ledger.chunk", "version": 2, "task_instance": {...},
        "generation": 2, "try_number": 3, "chunk": 0, "expires_at": "...", "parts": 1, "data": "..."}
-    <name>.t<try>.c<n>.p<k>     the k-th further part of a chunk too big for one value
+    <name>.k<claim>.c<n>.p<k>   the k-th further part of a chunk too big for one value
+
+Chunks are named by claim, not by try number: a DAG run deleted and created again with the same
+run id (or ``airflow dags test`` run twice on Airflow 2) repeats try numbers, and its tries must
+neither overwrite nor miss the chunks the earlier ones wrote (a Variable or object-storage ledger
+outlives the run).
 
 A row is ``[key, index, recipients_key, state, result, info]``: ``key`` names the row by what it
 is (a hash of its recipients and content, see :func:`content_key`; ``"message"`` for a single
@@ -40,9 +46,9 @@ a clear that followed a try which ended. ``retries`` plays no part. (The one cas
 clear after ``retries`` was lowered in the DAG by exactly the number of tries run since the last
 clear gives the old ``max_tries`` again; it is then taken for a retry and sends nothing twice.)
 
-**Fence.** Each try claims the head (``fence`` = its try number) before it reads what earlier tries
-sent, and re-reads the head after marking a chunk ``sending`` and before sending it: a try that
-finds a newer try's claim stops (:class:`~airflow_provider_mail.exceptions.SendLedgerFenced`).
+**Fence.** Each try claims the head (a new ``claim``; ``fence`` = its try number) before it reads
+what earlier tries sent, and re-reads the head after marking a chunk ``sending`` and before sending
+it: a try that finds another claim stops (:class:`~airflow_provider_mail.exceptions.SendLedgerFenced`).
 """
 
 from __future__ import annotations
@@ -67,7 +73,7 @@ RECORD_VERSION = 2
 #: The longest packed text in one stored value: under Airflow's 65,535-byte task state value limit
 #: (``[state_store] max_value_storage_bytes``) and MySQL's ``TEXT``, whatever the chunk holds.
 MAX_VALUE_CHARS = 60_000
-#: Room kept at the end of a name for a chunk's suffix (``.t<try>.c<n>.p<k>``).
+#: Room kept at the end of a name for a chunk's suffix (``.k<claim>.c<n>.p<k>``).
 SUFFIX_ROOM = 24
 #: Every Variable / object name of the ledger starts with this.
 NAME_PREFIX = "airflow_provider_mail.ledger."
@@ -164,14 +170,14 @@ def ledger_record_name(dag_id: str, task_id: str, run_id: str, map_index: int = 
     return f"{NAME_PREFIX}{readable[:room]}.{digest}"
 
 
-def chunk_suffix(try_number: int, chunk: int, part: int = 0) -> str:
+def chunk_suffix(claim: int, chunk: int, part: int = 0) -> str:
     """The name suffix of a chunk (or of its ``part``-th further part).
 
-    :param try_number: the try that wrote it.
-    :param chunk: the chunk's number within that try (from 0).
+    :param claim: the claim of the try that wrote it.
+    :param chunk: the chunk's number within that claim (from 0).
     :param part: 0 for the chunk itself.
     """
-    return f".t{int(try_number)}.c{int(chunk)}" + (f".p{int(part)}" if part else "")
+    return f".k{int(claim)}.c{int(chunk)}" + (f".p{int(part)}" if part else "")
 
 
 def content_key(identity: Mapping[str, Any]) -> str:
@@ -203,20 +209,22 @@ def _stable(value: Any) -> Any:
 
 @dataclass
 class LedgerHead:
-    """Who owns a task instance's ledger: its generation, first try and fence.
+    """Who owns a task instance's ledger: its generation, claims and fence.
 
     :param key: the task instance.
     :param generation: ``max_tries`` seen by the tries of this generation (``None`` when unknown).
-    :param first_try: the first try of this generation (earlier tries' chunks are ignored).
-    :param fence: the newest try that claimed the ledger.
+    :param first_claim: the first claim of this generation (earlier claims' chunks are ignored).
+    :param claim: the newest claim.
+    :param fence: the try number of the newest claim.
     :param expires_at: after this, the ledger is ignored and may be deleted.
     :param updated_at: when it was last written.
-    :param ended: the newest try that ran to its own end (``None``: none did).
+    :param ended: the newest claim whose try ran to its own end (``None``: none did).
     """
 
     key: LedgerKey
     generation: int | None
-    first_try: int
+    first_claim: int
+    claim: int
     fence: int
     expires_at: datetime
     updated_at: datetime | None = None
@@ -236,7 +244,8 @@ class LedgerHead:
             "version": RECORD_VERSION,
             "task_instance": self.key.as_dict(),
             "generation": self.generation,
-            "first_try": self.first_try,
+            "first_claim": self.first_claim,
+            "claim": self.claim,
             "fence": self.fence,
             "ended": self.ended,
             "updated_at": (self.updated_at or datetime.now(timezone.utc)).isoformat(),
@@ -253,17 +262,15 @@ class LedgerHead:
         :raises SendLedgerError: corrupt, foreign, another format, or another task instance's.
         """
         data = _checked(stored, name, expected, RECORD_KIND)
-        generation, first, fence = data.get("generation"), data.get("first_try"), data.get("fence")
+        generation = data.get("generation")
+        numbers = [data.get(k) for k in ("first_claim", "claim", "fence")]
+        ended = data.get("ended")
         if not (generation is None or isinstance(generation, int)):
             raise _corrupt(name, "has a malformed generation")
-        ended = data.get("ended")
-        if (
-            not isinstance(first, int)
-            or not isinstance(fence, int)
-            or not (ended is None or isinstance(ended, int))
-        ):
-            raise _corrupt(name, "has no valid first_try/fence/ended")
-        return cls(expected, generation, first, fence, *_times(data, name), ended=ended)
+        if not all(isinstance(n, int) for n in numbers) or not (ended is None or isinstance(ended, int)):
+            raise _corrupt(name, "has no valid first_claim/claim/fence/ended")
+        first, claim_no, fence = (int(n) for n in numbers)  # type: ignore[arg-type] # checked above
+        return cls(expected, generation, first, claim_no, fence, *_times(data, name), ended=ended)
 
 
 @dataclass(frozen=True)
@@ -297,6 +304,7 @@ def encode_chunk(
     *,
     generation: int | None,
     try_number: int,
+    claim: int,
     chunk: int,
     rows: Iterable[LedgerRow],
     expires_at: datetime,
@@ -308,7 +316,8 @@ def encode_chunk(
     :param key: the task instance.
     :param generation: the head's generation.
     :param try_number: the writing try.
-    :param chunk: the chunk's number within the try.
+    :param claim: its claim.
+    :param chunk: the chunk's number within the claim.
     :param rows: the chunk's rows.
     :param expires_at: the retention end.
     """
@@ -317,18 +326,19 @@ def encode_chunk(
     pieces = [data[i : i + MAX_VALUE_CHARS] for i in range(0, len(data), MAX_VALUE_CHARS)] or [""]
     expires = expires_at.isoformat()
     values: list[tuple[str, dict[str, Any]]] = [
-        (chunk_suffix(try_number, chunk, k), {"kind": PART_KIND, "expires_at": expires, "data": piece})
+        (chunk_suffix(claim, chunk, k), {"kind": PART_KIND, "expires_at": expires, "data": piece})
         for k, piece in enumerate(pieces[1:], start=1)
     ]
     values.append(
         (
-            chunk_suffix(try_number, chunk),
+            chunk_suffix(claim, chunk),
             {
                 "kind": CHUNK_KIND,
                 "version": RECORD_VERSION,
                 "task_instance": key.as_dict(),
                 "generation": generation,
                 "try_number": try_number,
+                "claim": claim,
                 "chunk": chunk,
                 "expires_at": expires,
                 "parts": len(pieces),
@@ -478,7 +488,7 @@ def same_generation(head: LedgerHead, *, max_tries: int | None) -> bool:
     :param head: the stored head.
     :param max_tries: ``ti.max_tries`` of this try.
     """
-    return head.generation == max_tries or head.ended != head.fence
+    return head.generation == max_tries or head.ended != head.claim
 
 
 def was_cut_off(error: BaseException) -> bool:
@@ -503,39 +513,48 @@ def claim(
     try_number: int,
     expires_at: datetime,
     where: str,
+    expired: bool = False,
 ) -> tuple[LedgerHead, bool]:
-    """The head a starting try writes, and whether it continues the stored generation.
+    """The head a starting try writes (its new claim), and whether it continues the stored generation.
 
-    :param head: the stored head (``None`` when there is none, or it expired).
+    :param head: the stored head (``None`` when there is none).
     :param key: the task instance.
     :param max_tries: ``ti.max_tries`` of this try.
     :param try_number: ``ti.try_number`` of this try.
     :param expires_at: the retention end.
     :param where: where the head is, for the error.
+    :param expired: the stored head has expired: its rows are ignored (its claims still count).
     :raises SendLedgerFenced: a newer try has claimed the ledger already.
     """
     if head is not None:
-        check_fence(head, try_number=try_number, where=where, claiming=True)
-    if head is None or not same_generation(head, max_tries=max_tries):
-        return LedgerHead(key, max_tries, try_number, try_number, expires_at), False
+        check_fence(head, claim=0, try_number=try_number, where=where, claiming=True)
+    number = 1 if head is None else head.claim + 1
+    if head is None or expired or not same_generation(head, max_tries=max_tries):
+        return LedgerHead(key, max_tries, number, number, try_number, expires_at), False
     # a continued generation takes this try's max_tries: a later clear compares with it
-    return LedgerHead(key, max_tries, head.first_try, try_number, expires_at, ended=head.ended), True
+    return LedgerHead(
+        key, max_tries, head.first_claim, number, try_number, expires_at, ended=head.ended
+    ), True
 
 
-def check_fence(head: LedgerHead | None, *, try_number: int, where: str, claiming: bool = False) -> None:
-    """Raise when another try than ``try_number`` holds the ledger (a newer one, when ``claiming``).
+def check_fence(
+    head: LedgerHead | None, *, claim: int, try_number: int, where: str, claiming: bool = False
+) -> None:
+    """Raise when another try holds the ledger: a newer try number (``claiming``), else another claim.
 
     :param head: the head as just read (``None``: deleted, which only a user does).
+    :param claim: this try's claim.
     :param try_number: this try.
     :param where: where the head is, for the error.
-    :param claiming: the check of a try about to claim (only a newer claim stops it).
+    :param claiming: the check of a try about to claim (only a newer try stops it).
     """
-    fence = None if head is None else head.fence
-    # claiming: only a newer claim stops it; later: any claim but its own (an older try's
-    # claim written over this one's is the claim race of two tries starting at once)
-    stale = (fence is not None and fence > try_number) if claiming else fence != try_number
+    # claiming: only a newer try number stops it (an equal one is a run created again under the same
+    # run id, which claims after it); later: any claim but its own, an older try's included
+    stale = (
+        (head is not None and head.fence > try_number) if claiming else (head is None or head.claim != claim)
+    )
     if stale:
-        holder = f"claimed by try {fence}" if fence is not None else "gone"
+        holder = f"claimed by try {head.fence}" if head is not None else "gone"
         raise SendLedgerFenced(
             f"try {try_number} stops before its next send: the send ledger ({where}) is {holder}. "
             "Another try of this task instance runs (this one was frozen or cut off and Airflow "

@@ -50,7 +50,7 @@ def test_write_read(location, tmp_path):
     assert ledger is not None and ledger.read_head() is None
     accepted(ledger, 1, {"message_id": "m"})
     names = sorted(p.name for p in (tmp_path / "ledger").iterdir())
-    assert names == [f"{ledger.key.name}.json", f"{ledger.key.name}.t1.c0.json"]
+    assert names == [f"{ledger.key.name}.json", f"{ledger.key.name}.k1.c0.json"]
     assert ledger.where == f"object {location}/{ledger.key.name}.json"
     earlier = found(ledger, 2)
     assert earlier.result == {"message_id": "m"} and earlier.try_number == 1
@@ -94,7 +94,7 @@ def test_an_expired_record_is_ignored_and_purged(location, tmp_path):
     fresh.retention = timedelta(days=30)
     accepted(fresh, 1, {"id": 2})
     purged = purge_expired(location, now=later + timedelta(days=1))
-    assert sorted(purged) == sorted(f"{old.key.name}{s}" for s in ("", ".t1.c0", ".t3.c0"))
+    assert sorted(purged) == sorted(f"{old.key.name}{s}" for s in ("", ".k1.c0", ".k3.c0"))
     assert old.read_head() is None and found(fresh, 2).result == {"id": 2}
     assert (tmp_path / "ledger" / "airflow_provider_mail.ledger.not-ours.json").exists()  # left alone
 

@@ -37,9 +37,10 @@ KEY = LedgerKey("billing", "send", "manual__2026-11-22T10:00:00+00:00", -1)
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 
 
-def head(generation=1, first_try=1, fence=1, expires_in=timedelta(days=7), ended="fence"):
-    ended = fence if ended == "fence" else ended
-    return LedgerHead(KEY, generation, first_try, fence, NOW + expires_in, NOW, ended=ended)
+def head(generation=1, first_claim=1, fence=1, claim_no=None, expires_in=timedelta(days=7), ended="claim"):
+    claim_no = fence if claim_no is None else claim_no
+    ended = claim_no if ended == "claim" else ended
+    return LedgerHead(KEY, generation, first_claim, claim_no, fence, NOW + expires_in, NOW, ended=ended)
 
 
 def row(state="accepted", try_number=1, key=MESSAGE_ROW, index=0):
@@ -75,9 +76,9 @@ def test_characters_outside_the_safe_set_are_replaced():
 
 # -- format ----------------------------------------------------------------------------------------
 def test_head_round_trip_through_json_text():
-    original = head(generation=3, first_try=2, fence=4)
+    original = head(generation=3, first_claim=2, fence=4, claim_no=5)
     parsed = LedgerHead.from_json(json.dumps(original.to_json()), name="x", expected=KEY)
-    assert (parsed.generation, parsed.first_try, parsed.fence) == (3, 2, 4)
+    assert (parsed.generation, parsed.first_claim, parsed.claim, parsed.fence) == (3, 2, 5, 4)
     assert parsed.expires_at == original.expires_at
 
 
@@ -93,10 +94,10 @@ def test_a_chunk_round_trips_and_a_big_one_is_split_under_the_value_limit():
         )
         for n in range(3000)
     ]
-    values = encode_chunk(KEY, generation=1, try_number=2, chunk=5, rows=rows, expires_at=NOW)
+    values = encode_chunk(KEY, generation=1, try_number=2, claim=3, chunk=5, rows=rows, expires_at=NOW)
     assert len(values) > 1 and all(len(json.dumps(v)) < 65_535 for _, v in values)
-    assert values[-1][0] == ".t2.c5" and [s for s, _ in values[:-1]] == [
-        f".t2.c5.p{k}" for k in range(1, len(values))
+    assert values[-1][0] == ".k3.c5" and [s for s, _ in values[:-1]] == [
+        f".k3.c5.p{k}" for k in range(1, len(values))
     ]
     writer, parts, first = chunk_parts(values[-1][1], name="c", expected=KEY)
     pieces = [first] + [part_piece(v, name="p") for _, v in values[:-1]]
@@ -115,7 +116,7 @@ def test_a_chunk_round_trips_and_a_big_one_is_split_under_the_value_limit():
             "belongs to another task instance",
             id="other-task-instance",
         ),
-        pytest.param({**head().to_json(), "fence": "x"}, "first_try/fence/ended", id="bad-fence"),
+        pytest.param({**head().to_json(), "fence": "x"}, "first_claim/claim/fence/ended", id="bad-fence"),
         pytest.param({**head().to_json(), "expires_at": "soon"}, "expires_at", id="bad-date"),
     ],
 )
@@ -129,7 +130,9 @@ def test_a_corrupt_or_foreign_head_is_a_fatal_error_naming_it(stored, problem):
 
 def test_rows_in_an_unknown_state_or_accepted_without_result_are_corrupt():
     for bad in (LedgerRow("k", 0, "", "maybe", 1), LedgerRow("k", 0, "", "accepted", 1)):
-        ((_, value),) = encode_chunk(KEY, generation=1, try_number=1, chunk=0, rows=[bad], expires_at=NOW)
+        ((_, value),) = encode_chunk(
+            KEY, generation=1, try_number=1, claim=1, chunk=0, rows=[bad], expires_at=NOW
+        )
         with pytest.raises(SendLedgerError):
             decode_rows(value["data"], 1, name="c")
 
@@ -164,7 +167,7 @@ def test_a_clear_of_a_finished_task_starts_a_new_generation_whatever_the_retries
     new, continues = claim(
         head(generation=retries), KEY, max_tries=1 + retries, try_number=2, expires_at=NOW, where="x"
     )
-    assert not continues and (new.generation, new.first_try, new.fence) == (1 + retries, 2, 2)
+    assert not continues and (new.generation, new.first_claim, new.claim, new.fence) == (1 + retries, 2, 2, 2)
 
 
 @pytest.mark.parametrize("retries", [0, 1, 3])
@@ -175,7 +178,7 @@ def test_a_running_task_cleared_continues_its_generation_whatever_the_retries(re
     cut_off = head(generation=retries, fence=1, ended=None)
     max_tries = 1 + retries if adjusted else retries
     new, continues = claim(cut_off, KEY, max_tries=max_tries, try_number=2, expires_at=NOW, where="x")
-    assert continues and (new.first_try, new.fence, new.generation) == (1, 2, max_tries)
+    assert continues and (new.first_claim, new.claim, new.fence, new.generation) == (1, 2, 2, max_tries)
     assert same_generation(cut_off, max_tries=max_tries)
 
 
@@ -195,7 +198,7 @@ def test_what_cuts_a_try_off():
 
 def test_a_second_clear_after_a_retried_send_starts_again():
     # retries=2: first clear at try 1 -> max_tries 3; the retry (try 3) continues; a clear at try 3 -> 5
-    after_first_clear = head(generation=3, first_try=2, fence=2)
+    after_first_clear = head(generation=3, first_claim=2, fence=2)
     assert claim(after_first_clear, KEY, max_tries=3, try_number=3, expires_at=NOW, where="x")[1]
     assert not claim(after_first_clear, KEY, max_tries=5, try_number=4, expires_at=NOW, where="x")[1]
 
@@ -204,10 +207,18 @@ def test_a_second_clear_after_a_retried_send_starts_again():
 def test_a_try_older_than_the_claim_is_fenced_at_claim_and_before_each_chunk():
     with pytest.raises(SendLedgerFenced, match="claimed by try 3"):
         claim(head(fence=3), KEY, max_tries=1, try_number=2, expires_at=NOW, where="x")
-    check_fence(head(fence=2), try_number=2, where="x")
+    check_fence(head(fence=2), claim=2, try_number=2, where="x")
     for other in (head(fence=3), head(fence=1), None):
         with pytest.raises(SendLedgerFenced):
-            check_fence(other, try_number=2, where="x")
+            check_fence(other, claim=2, try_number=2, where="x")
+
+
+def test_a_run_created_again_under_the_same_run_id_repeats_try_numbers_and_continues():
+    # Airflow 2's `dags test` twice, or a deleted run triggered again: try 1 again, same max_tries
+    new, continues = claim(
+        head(generation=1, fence=1, ended=None), KEY, max_tries=1, try_number=1, expires_at=NOW, where="x"
+    )
+    assert continues and (new.first_claim, new.claim, new.fence) == (1, 2, 1)  # reads claim 1's chunks
 
 
 # -- earlier rows -----------------------------------------------------------------------------------

@@ -128,7 +128,7 @@ def logs(caplog, capsys):
 def ledger_rows(ledger_dir):
     """Every row the tries wrote, newest try last: ``{try_number: [LedgerRow, ...]}``."""
     found = {}
-    for path in sorted(ledger_dir.glob(f"{RECORD_NAME}.t*.c*.json")):
+    for path in sorted(ledger_dir.glob(f"{RECORD_NAME}.k*.c*.json")):
         if ".p" in path.name.rsplit(".c", 1)[1]:
             continue
         value = json.loads(path.read_text())
@@ -238,6 +238,17 @@ def test_a_hook_ambiguous_error_leaves_the_row_so_no_retry_resends(sender25_conn
     assert len(sender25_conn.messages()) == 1
 
 
+def test_a_run_created_again_under_the_same_run_id_does_not_send_again(sender25_conn, ledger_dir):
+    # Airflow 2's `dags test` twice on one date, or a DAG run deleted and triggered again with its
+    # run id: try 1 again with the same max_tries, and a ledger outside the run (Variables, a bucket)
+    operator = sender25(failing_after_send(Sender25SendEmailOperator))
+    with pytest.raises(Boom):
+        run(operator, try_number=1)
+    with pytest.raises(Boom):  # this operator fails after the send on every try 1
+        run(operator, try_number=1)
+    assert len(sender25_conn.messages()) == 1
+
+
 # -- clear = send again ------------------------------------------------------------------------------
 def test_clearing_a_succeeded_task_instance_sends_again(sender25_conn):
     operator = sender25(retries=1)
@@ -317,7 +328,7 @@ def test_a_normal_run_reads_three_times_and_writes_four_times_in_the_task_state_
     # the head read and claimed; the row marked `sending`; the fence checked; the row settled;
     # and the head marked: this try ran to its end (a later clear sends again)
     assert store.calls == ["get", "set", "set", "get", "set", "get", "set"]
-    assert sorted(store.values) == [TASK_STATE_KEY, TASK_STATE_KEY + ".t1.c0"]
-    chunk = store.values[TASK_STATE_KEY + ".t1.c0"]
+    assert sorted(store.values) == [TASK_STATE_KEY, TASK_STATE_KEY + ".k1.c0"]
+    chunk = store.values[TASK_STATE_KEY + ".k1.c0"]
     (row,) = decode_rows(chunk["data"], 1, name="chunk")
     assert row.state == "accepted"

@@ -153,7 +153,7 @@ def assert_one_accepted_variable_per_map_index(output: str, dag_id: str) -> None
     from airflow_provider_mail._ledger.record import decode_rows
 
     for name in names:
-        stored = run_airflow("variables", "get", name + ".t1.c0")  # try 1's only chunk
+        stored = run_airflow("variables", "get", name + ".k1.c0")  # try 1's only chunk
         assert stored.returncode == 0, stored.stderr[-2000:]
         chunk = json.loads(stored.stdout.strip().splitlines()[-1])
         (row,) = decode_rows(chunk["data"], chunk["try_number"], name=name)
