@@ -276,6 +276,41 @@ class SendLedgerUnavailable(MailProviderError):
         self.record = record
 
 
+class SendLedgerFenced(SendLedgerError):
+    """A newer try of this task instance has claimed the ledger: this (stale) try stops before its
+    next send, so two tries never send the same rows. Not retried: the newer try carries on.
+
+    :param message: which try superseded which.
+    :param record: the record's name.
+    """
+
+
+class SendLedgerRowChanged(MailValidationError):
+    """A row stands where an earlier try sent one to the same recipients, with other content: it is
+    not sent (it might be the same message, edited or rendered differently). Code ``RowChanged``.
+
+    :param message: the row, the try that sent the earlier one, and what to do.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="RowChanged")
+
+
+class ServiceAskedToWait(MailProviderError):
+    """The service asked the batch to wait longer than it can (a 429's ``Retry-After``): the batch
+    stopped at once, nothing more was sent; a retry after the wait sends the rest.
+
+    :param message: the wait and what to do.
+    :param wait_seconds: how long the service asked to wait.
+    """
+
+    send_outcome = NOTHING_WENT_OUT
+
+    def __init__(self, message: str, *, wait_seconds: float) -> None:
+        super().__init__(message)
+        self.wait_seconds = wait_seconds
+
+
 class BulkSendFailed(MailProviderError):
     """More rows of a bulk send failed than ``max_failed_rows`` allows; the others were sent.
 

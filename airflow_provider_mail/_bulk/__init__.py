@@ -6,7 +6,10 @@
   environment and context, plus ``row``;
 * :mod:`.gate`: the shared "not before" gate and the messages-per-second pace every sender obeys;
 * :mod:`.progress`: the progress lines of the task log (done/total, rate, ETA, failures);
-* :mod:`.results`: one JSON line per row in the results file, and the named error of a failed row.
+* :mod:`.results`: one JSON line per row in the results file, and the named error of a failed row;
+* :mod:`.batch`: the batch itself: rows triaged against the send ledger, sent chunk by chunk by
+  worker threads, settled, reported.
 
-The operators (:mod:`airflow_provider_mail.operators.bulk`) add the hooks and the send ledger.
+The operators (:mod:`airflow_provider_mail.operators.bulk`) add the service: clients, how a row is
+built and sent, its XCom ids.
 """

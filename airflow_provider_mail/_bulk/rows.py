@@ -75,11 +75,35 @@ class RowSource:
         name = str(self.source).lower()
         with open_text(self.source) as handle:
             if name.endswith(CSV_SUFFIXES):
-                yield from csv.DictReader(handle)
+                yield from _csv_rows(handle)
             else:
                 for number, line in enumerate(handle, start=1):
                     if line.strip():
                         yield _json_row(line, number)
+
+
+def _csv_rows(handle: IO[str]) -> Iterator[Mapping[str, Any] | InvalidRow]:
+    """The rows of a CSV file as dicts by header; a line the reader refuses (a field over the csv
+    module's 128 KiB limit, a bad quote) becomes that row's :class:`InvalidRow`, and reading goes on."""
+    reader = csv.reader(handle)
+    header: list[str] | None = None
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            if header is None:
+                raise MailConfigurationError(f"the CSV header line cannot be read: {err}") from None
+            yield InvalidRow(
+                MailValidationError(f"line {reader.line_num} of the CSV: {err}", code="InvalidRow")
+            )
+            continue
+        if header is None:
+            header = values
+        elif values:
+            # as csv.DictReader: a short line's missing columns are None
+            yield {name: values[i] if i < len(values) else None for i, name in enumerate(header)}
 
 
 def _kind(source: Any) -> str:
@@ -101,16 +125,19 @@ def _kind(source: Any) -> str:
 def open_text(source: Any) -> Iterator[IO[str]]:
     """Open a local path, a URL or an ``ObjectStoragePath`` for reading UTF-8 text, streamed.
 
+    ``utf-8-sig``: a byte-order mark (Excel's "CSV UTF-8") is dropped, not read into the first
+    column's name.
+
     :param source: where the file is.
     """
     if isinstance(source, (str, os.PathLike)) and "://" not in str(source):
-        with Path(source).expanduser().open(encoding="utf-8", newline="") as handle:
+        with Path(source).expanduser().open(encoding="utf-8-sig", newline="") as handle:
             yield handle
         return
     from airflow_provider_mail._compat import ObjectStoragePath
 
     path = source if type(source).__name__ == "ObjectStoragePath" else ObjectStoragePath(str(source))
-    with path.open("rb") as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as handle:
+    with path.open("rb") as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as handle:
         yield handle
 
 

@@ -4,12 +4,13 @@ The documented interface (everything else in this package is internal):
 
 * :func:`open_ledger` (``context, location``) → a :class:`SendLedger` for the running task instance,
   or ``None`` when the ledger is off. ``location`` is the operators' ``ledger=`` argument.
-* :class:`SendLedger`: ``load()`` → :class:`LedgerRecord` or ``None`` (absent or expired),
-  ``new_record(generation)``, ``save(record)``, ``forget()``, ``where`` (for messages).
-* :class:`LedgerRecord`: ``generation`` (``ti.max_tries`` of the writer), ``expires_at`` and
-  ``rows: {row_key: {"state", "try_number", ids…, "result"}}``: one row per send, so a bulk
-  sender keeps one record per batch with a row per recipient.
-* :func:`decide` → :class:`Action` (send, return the earlier result, or unknown outcome).
+* :class:`SendLedger`: ``begin(max_tries=, try_number=)`` claims the ledger for the running try
+  and returns an :class:`Attempt`; ``where`` (for messages).
+* :class:`Attempt`: ``earlier.find(key, index)`` → the :class:`LedgerRow` an earlier try of this
+  generation recorded for a row; ``mark(rows)`` (``sending``, then the fence check) and
+  ``settle(chunk, rows)`` write one chunk.
+* :func:`decide` → :class:`Action` (send, return the earlier result, or unknown outcome);
+  :func:`content_key` / :func:`recipients_key` name a row by what it is.
 * :func:`ledger_record_name` (``dag_id, task_id, run_id, map_index``) → the Variable key / object name.
 * :func:`purge_expired` (``"variable"`` or a URL) deletes expired records.
 
@@ -18,18 +19,27 @@ Record format and the retry-versus-clear rule: :mod:`airflow_provider_mail._ledg
 
 from __future__ import annotations
 
-from airflow_provider_mail._ledger.ledger import SendLedger, open_ledger, purge_expired, resolve_backend
+from airflow_provider_mail._ledger.ledger import (
+    Attempt,
+    SendLedger,
+    open_ledger,
+    purge_expired,
+    resolve_backend,
+)
 from airflow_provider_mail._ledger.record import (
     DEFAULT_RETENTION,
     MESSAGE_ROW,
     NAME_PREFIX,
     Action,
+    LedgerHead,
     LedgerKey,
-    LedgerRecord,
+    LedgerRow,
     RowState,
+    content_key,
     decide,
     ledger_record_name,
-    same_attempt,
+    recipients_key,
+    same_generation,
 )
 
 __all__ = [
@@ -37,14 +47,18 @@ __all__ = [
     "MESSAGE_ROW",
     "NAME_PREFIX",
     "Action",
+    "Attempt",
+    "LedgerHead",
     "LedgerKey",
-    "LedgerRecord",
+    "LedgerRow",
     "RowState",
     "SendLedger",
+    "content_key",
     "decide",
     "ledger_record_name",
     "open_ledger",
     "purge_expired",
+    "recipients_key",
     "resolve_backend",
-    "same_attempt",
+    "same_generation",
 ]

@@ -1,8 +1,9 @@
 """Where ledger records live: Airflow's task state store, Airflow Variables, or an object-storage prefix.
 
-Each backend stores one JSON record per task instance and knows nothing of its format
-(:mod:`~airflow_provider_mail._ledger.record` does). Errors of the underlying store propagate; the
-:class:`~airflow_provider_mail._ledger.ledger.SendLedger` wraps them.
+Each backend stores a task instance's head and chunks as small JSON values, named by the record's
+name plus a suffix (``""`` for the head, ``.t<try>.c<n>`` for a chunk), and knows nothing of
+their format (:mod:`~airflow_provider_mail._ledger.record` does). Errors of the underlying store
+propagate; the :class:`~airflow_provider_mail._ledger.ledger.SendLedger` wraps them.
 """
 
 from __future__ import annotations
@@ -24,17 +25,17 @@ VARIABLE_DESCRIPTION = (
 class LedgerBackend(Protocol):
     """A place that holds one record per task instance."""
 
-    def describe(self, key: LedgerKey) -> str:
-        """Where the record of ``key`` is, in words a user can follow (for logs and errors)."""
+    def describe(self, key: LedgerKey, suffix: str = "") -> str:
+        """Where the value of ``key`` + ``suffix`` is, in words a user can follow (for logs and errors)."""
 
-    def read(self, key: LedgerKey) -> Any:
-        """The stored record (JSON text or object), or ``None``."""
+    def read(self, key: LedgerKey, suffix: str = "") -> Any:
+        """The stored value (JSON text or object), or ``None``."""
 
-    def write(self, key: LedgerKey, record: dict[str, Any], retention: timedelta) -> None:
-        """Create or overwrite the record."""
+    def write(self, key: LedgerKey, record: dict[str, Any], retention: timedelta, suffix: str = "") -> None:
+        """Create or overwrite the value."""
 
-    def delete(self, key: LedgerKey) -> None:
-        """Remove the record (no error when absent)."""
+    def delete(self, key: LedgerKey, suffix: str = "") -> None:
+        """Remove the value (no error when absent)."""
 
 
 class TaskStateStoreBackend:
@@ -49,39 +50,40 @@ class TaskStateStoreBackend:
     def __init__(self, store: Any) -> None:
         self.store = store
 
-    def describe(self, key: LedgerKey) -> str:
-        return f"task state store key {TASK_STATE_KEY!r} of task instance {key.name[len(NAME_PREFIX) :]}"
+    def describe(self, key: LedgerKey, suffix: str = "") -> str:
+        instance = key.name[len(NAME_PREFIX) :]
+        return f"task state store key {TASK_STATE_KEY + suffix!r} of task instance {instance}"
 
-    def read(self, key: LedgerKey) -> Any:
-        return self.store.get(TASK_STATE_KEY)
+    def read(self, key: LedgerKey, suffix: str = "") -> Any:
+        return self.store.get(TASK_STATE_KEY + suffix)
 
-    def write(self, key: LedgerKey, record: dict[str, Any], retention: timedelta) -> None:
-        self.store.set(TASK_STATE_KEY, record, retention=retention)
+    def write(self, key: LedgerKey, record: dict[str, Any], retention: timedelta, suffix: str = "") -> None:
+        self.store.set(TASK_STATE_KEY + suffix, record, retention=retention)
 
-    def delete(self, key: LedgerKey) -> None:
-        self.store.delete(TASK_STATE_KEY)
+    def delete(self, key: LedgerKey, suffix: str = "") -> None:
+        self.store.delete(TASK_STATE_KEY + suffix)
 
 
 class VariableBackend:
     """Airflow Variables in the metadata database, one per task instance, named by :attr:`LedgerKey.name`."""
 
-    def describe(self, key: LedgerKey) -> str:
-        return f"Airflow Variable {key.name!r}"
+    def describe(self, key: LedgerKey, suffix: str = "") -> str:
+        return f"Airflow Variable {key.name + suffix!r}"
 
-    def read(self, key: LedgerKey) -> Any:
+    def read(self, key: LedgerKey, suffix: str = "") -> Any:
         from airflow_provider_mail._compat import get_variable
 
-        return get_variable(key.name)
+        return get_variable(key.name + suffix)
 
-    def write(self, key: LedgerKey, record: dict[str, Any], retention: timedelta) -> None:
+    def write(self, key: LedgerKey, record: dict[str, Any], retention: timedelta, suffix: str = "") -> None:
         from airflow_provider_mail._compat import set_variable
 
-        set_variable(key.name, json.dumps(record, sort_keys=True), VARIABLE_DESCRIPTION)
+        set_variable(key.name + suffix, json.dumps(record, sort_keys=True), VARIABLE_DESCRIPTION)
 
-    def delete(self, key: LedgerKey) -> None:
+    def delete(self, key: LedgerKey, suffix: str = "") -> None:
         from airflow_provider_mail._compat import delete_variable
 
-        delete_variable(key.name)
+        delete_variable(key.name + suffix)
 
     def names(self) -> list[str]:
         """The names of every ledger Variable (for :func:`purge_expired`)."""
@@ -119,19 +121,19 @@ class ObjectStorageBackend:
     def _path(self, name: str) -> Any:
         return self.root / f"{name}.json"
 
-    def describe(self, key: LedgerKey) -> str:
-        return f"object {self.location.rstrip('/')}/{key.name}.json"
+    def describe(self, key: LedgerKey, suffix: str = "") -> str:
+        return f"object {self.location.rstrip('/')}/{key.name + suffix}.json"
 
-    def read(self, key: LedgerKey) -> Any:
-        return self.read_name(key.name)
+    def read(self, key: LedgerKey, suffix: str = "") -> Any:
+        return self.read_name(key.name + suffix)
 
-    def write(self, key: LedgerKey, record: dict[str, Any], retention: timedelta) -> None:
+    def write(self, key: LedgerKey, record: dict[str, Any], retention: timedelta, suffix: str = "") -> None:
         if self.root.protocol in ("file", "local"):
             self.root.mkdir(parents=True, exist_ok=True)
-        self._path(key.name).write_text(json.dumps(record, sort_keys=True))
+        self._path(key.name + suffix).write_text(json.dumps(record, sort_keys=True))
 
-    def delete(self, key: LedgerKey) -> None:
-        self.delete_name(key.name)
+    def delete(self, key: LedgerKey, suffix: str = "") -> None:
+        self.delete_name(key.name + suffix)
 
     def names(self) -> list[str]:
         """The names of every ledger record under the prefix (for :func:`purge_expired`)."""

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import json
+import logging
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -11,8 +15,25 @@ from airflow_provider_mail._ledger.backends import (
     TaskStateStoreBackend,
     VariableBackend,
 )
-from airflow_provider_mail._ledger.record import DEFAULT_RETENTION, LedgerKey, LedgerRecord
+from airflow_provider_mail._ledger.earlier import EarlierRows
+from airflow_provider_mail._ledger.record import (
+    DEFAULT_RETENTION,
+    LedgerHead,
+    LedgerKey,
+    LedgerRow,
+    check_fence,
+    chunk_parts,
+    chunk_suffix,
+    claim,
+    decode_rows,
+    encode_chunk,
+    expiry_of,
+    part_piece,
+    was_cut_off,
+)
 from airflow_provider_mail.exceptions import MailConfigurationError, SendLedgerError, SendLedgerUnavailable
+
+log = logging.getLogger(__name__)
 
 #: Airflow configuration section of the provider's options.
 CONFIG_SECTION = "mail_provider"
@@ -21,7 +42,7 @@ DEFAULT, VARIABLE, TASK_STATE_STORE, OFF = "default", "variable", "task_state_st
 
 
 class SendLedger:
-    """One task instance's record in a backend.
+    """One task instance's ledger in a backend: its head and its chunks.
 
     :param backend: where records live.
     :param key: the task instance.
@@ -40,57 +61,173 @@ class SendLedger:
         """Where the record is, for logs and error messages."""
         return self.backend.describe(self.key)
 
-    def load(self, now: datetime | None = None) -> LedgerRecord | None:
-        """The record, or ``None`` when there is none or it expired.
+    def read_head(self) -> LedgerHead | None:
+        """The head as stored, expired or not (``None`` when there is none).
 
-        :param now: the current time (for tests).
         :raises SendLedgerError: the stored value is corrupt or not this task instance's record.
         :raises SendLedgerUnavailable: the backend failed.
         """
-        try:
-            stored = self.backend.read(self.key)
-        except Exception as err:
-            raise SendLedgerUnavailable(
-                f"could not read the send ledger ({self.where}): {err!r}", record=self.where
-            ) from err
-        if stored is None:
-            return None
-        record = LedgerRecord.from_json(stored, name=self.where, expected=self.key)
-        return None if record.is_expired(now or datetime.now(timezone.utc)) else record
+        stored = self._read("")
+        return None if stored is None else LedgerHead.from_json(stored, name=self.where, expected=self.key)
 
-    def new_record(self, generation: int | None) -> LedgerRecord:
-        """An empty record of this task instance.
+    def begin(self, *, max_tries: int | None, try_number: int | None, now: datetime | None = None) -> Attempt:
+        """Claim the ledger for this try and read what the earlier tries of its generation sent.
 
-        :param generation: ``ti.max_tries`` of the writing try.
+        The claim is written before anything is read, so a stale try that marks a chunk after this
+        read finds the claim when it checks the fence (see :mod:`~._ledger.record`).
+
+        :param max_tries: ``ti.max_tries`` of this try.
+        :param try_number: ``ti.try_number`` of this try.
+        :param now: the current time (for tests).
+        :raises SendLedgerFenced: a newer try has claimed the ledger already.
         """
-        return LedgerRecord(self.key, generation, datetime.now(timezone.utc) + self.retention)
+        now = now or datetime.now(timezone.utc)
+        number = int(try_number or 0)
+        stored = self.read_head()
+        head, continues = claim(
+            stored,
+            self.key,
+            max_tries=max_tries,
+            try_number=number,
+            expires_at=now + self.retention,
+            where=self.where,
+            expired=stored is not None and stored.is_expired(now),
+        )
+        head.updated_at = now
+        self._write("", head.to_json())
+        earlier = EarlierRows()
+        if continues:
+            for earlier_claim in range(head.first_claim, head.claim):
+                for rows in self._chunks_of(earlier_claim):
+                    earlier.add_chunk(rows, rows[0].try_number if rows else 0)
+        earlier.seal()
+        return Attempt(self, head, earlier, number)
 
-    def save(self, record: LedgerRecord) -> None:
-        """Write the record, renewing its expiry.
+    def _chunks_of(self, claim_number: int) -> Iterator[list[LedgerRow]]:
+        """The chunks a claim (a try) wrote, in order: chunk ``n`` is written before ``n + 1``, so
+        the first one missing ends them."""
+        for chunk in itertools.count():
+            suffix = chunk_suffix(claim_number, chunk)
+            stored = self._read(suffix)
+            if stored is None:
+                return
+            name = self.backend.describe(self.key, suffix)
+            writer, parts, piece = chunk_parts(stored, name=name, expected=self.key)
+            pieces = [piece]
+            for part in range(1, parts):
+                part_suffix = chunk_suffix(claim_number, chunk, part)
+                more = self._read(part_suffix)
+                if more is None:
+                    raise SendLedgerError(
+                        f"send ledger chunk {name} misses its part {part}; nothing was sent", record=name
+                    )
+                pieces.append(part_piece(more, name=self.backend.describe(self.key, part_suffix)))
+            yield decode_rows("".join(pieces), writer, name=name)
 
-        :param record: the record.
-        :raises SendLedgerUnavailable: the backend failed.
-        """
-        now = datetime.now(timezone.utc)
-        record.updated_at, record.expires_at = now, now + self.retention
+    def _read(self, suffix: str) -> Any:
         try:
-            self.backend.write(self.key, record.to_json(), self.retention)
+            return self.backend.read(self.key, suffix)
         except Exception as err:
+            where = self.backend.describe(self.key, suffix)
             raise SendLedgerUnavailable(
-                f"could not write the send ledger ({self.where}): {err!r}", record=self.where
+                f"could not read the send ledger ({where}): {err!r}", record=where
             ) from err
 
-    def forget(self) -> None:
-        """Delete the record.
-
-        :raises SendLedgerUnavailable: the backend failed.
-        """
+    def _write(self, suffix: str, value: dict[str, Any]) -> None:
         try:
-            self.backend.delete(self.key)
+            self.backend.write(self.key, value, self.retention, suffix)
         except Exception as err:
+            where = self.backend.describe(self.key, suffix)
             raise SendLedgerUnavailable(
-                f"could not delete the send ledger record ({self.where}): {err!r}", record=self.where
+                f"could not write the send ledger ({where}): {err!r}", record=where
             ) from err
+
+
+class Attempt:
+    """One try's hold on the ledger: what earlier tries sent, and this try's chunks.
+
+    A chunk is written twice: its rows ``sending`` before they go out (:meth:`mark`, which then
+    checks the fence), and settled once their answers are in (:meth:`settle`). Each write costs
+    what the chunk holds.
+
+    :param ledger: the ledger.
+    :param head: the head this try wrote.
+    :param earlier: the rows of earlier tries of this generation.
+    :param try_number: this try.
+    """
+
+    def __init__(self, ledger: SendLedger, head: LedgerHead, earlier: EarlierRows, try_number: int) -> None:
+        self.ledger = ledger
+        self.head = head
+        self.earlier = earlier
+        self.try_number = try_number
+        self.chunks = 0
+        #: Bytes written to the store by this try (for the benchmark and the log).
+        self.bytes_written = 0
+
+    @property
+    def where(self) -> str:
+        """Where the ledger is."""
+        return self.ledger.where
+
+    def mark(self, rows: list[LedgerRow]) -> int:
+        """Record a chunk's rows as ``sending``, then check that no newer try has claimed the ledger.
+
+        :param rows: the rows about to be sent.
+        :returns: the chunk's number, for :meth:`settle`.
+        :raises SendLedgerFenced: a newer try runs: send nothing.
+        :raises SendLedgerUnavailable: the write failed: nothing of this chunk went out.
+        """
+        chunk = self.chunks
+        self.chunks += 1
+        self._write_chunk(chunk, rows)
+        check_fence(
+            self.ledger.read_head(), claim=self.head.claim, try_number=self.try_number, where=self.where
+        )
+        return chunk
+
+    def settle(self, chunk: int, rows: list[LedgerRow]) -> None:
+        """Rewrite a chunk once its answers are in: accepted rows with their ids, rows still
+        ``sending`` (no answer), and no row for what was refused (nothing went out).
+
+        :param chunk: the number :meth:`mark` gave.
+        :param rows: the chunk's rows now.
+        :raises SendLedgerUnavailable: the write failed.
+        """
+        self._write_chunk(chunk, rows)
+
+    def end(self, error: BaseException | None = None) -> None:
+        """Record that this try ran to its own end, unless ``error`` cut it off; a later clear then
+        starts a new generation (see :mod:`~._ledger.record`). Never raises: the try's own outcome
+        matters more than this mark.
+
+        :param error: what the try raised, if it raised.
+        """
+        if error is not None and was_cut_off(error):
+            return
+        try:
+            head = self.ledger.read_head()
+            if head is None or head.claim != self.head.claim:
+                return  # a newer try owns the ledger: its claim is not overwritten
+            head.ended = head.claim
+            head.updated_at = datetime.now(timezone.utc)
+            self.ledger._write("", head.to_json())
+        except (SendLedgerError, SendLedgerUnavailable) as err:
+            log.warning("Could not record the end of try %s in the send ledger: %s", self.try_number, err)
+
+    def _write_chunk(self, chunk: int, rows: list[LedgerRow]) -> None:
+        values = encode_chunk(
+            self.ledger.key,
+            generation=self.head.generation,
+            try_number=self.try_number,
+            claim=self.head.claim,
+            chunk=chunk,
+            rows=rows,
+            expires_at=datetime.now(timezone.utc) + self.ledger.retention,
+        )
+        for suffix, value in values:
+            self.ledger._write(suffix, value)
+            self.bytes_written += len(json.dumps(value))
 
 
 def configured_location() -> str:
@@ -158,11 +295,11 @@ def open_ledger(context: Any, location: str | None = None) -> SendLedger | None:
 
 
 def purge_expired(location: str, now: datetime | None = None) -> list[str]:
-    """Delete the expired records of a Variable or object-storage ledger; return their names.
+    """Delete the expired heads and chunks of a Variable or object-storage ledger; return their names.
 
-    Records are also ignored once expired, so purging only tidies up. Corrupt or foreign records
-    under the ledger's names are left alone (they are reported when a task meets them). Task
-    state store records are purged by Airflow itself.
+    Records are also ignored once expired, so purging only tidies up. Values under the ledger's
+    names that are not ledger values are left alone (they are reported when a task meets them).
+    Task state store records are purged by Airflow itself.
 
     :param location: ``"variable"`` or an object-storage URL.
     :param now: the current time (for tests).
@@ -172,23 +309,11 @@ def purge_expired(location: str, now: datetime | None = None) -> list[str]:
     now = now or datetime.now(timezone.utc)
     purged = []
     for name in backend.names():
-        stored = backend.read_name(name)
-        try:
-            owner = _record_owner(stored)
-            record = LedgerRecord.from_json(stored, name=name, expected=owner)
-        except (SendLedgerError, KeyError, TypeError, ValueError):
-            continue
-        if record.is_expired(now):
+        expires_at = expiry_of(backend.read_name(name))
+        if expires_at is not None and now >= expires_at:
             backend.delete_name(name)
             purged.append(name)
     return purged
-
-
-def _record_owner(stored: Any) -> LedgerKey:
-    import json
-
-    data = json.loads(stored) if isinstance(stored, (str, bytes)) else stored
-    return LedgerKey(**data["task_instance"])
 
 
 def _get(context: Any, key: str) -> Any:

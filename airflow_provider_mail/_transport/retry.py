@@ -20,6 +20,7 @@ from airflow_provider_mail.exceptions import (
     UNKNOWN_OUTCOME,
     AmbiguousSendError,
     MailProviderError,
+    ServiceAskedToWait,
 )
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,15 @@ class Attempts:
             raise failed.error
         if failed.kind is FailureKind.MAYBE_SENT and self.send is not None:
             raise ambiguous_send_error(self.send, failed.error) from failed.error
+        if failed.retry_after is not None and failed.retry_after > self.policy.max_wait:
+            # waiting less than asked only earns another refusal: stop now, say how long to wait
+            raise ServiceAskedToWait(
+                f"{self.what}: the service asked to wait {failed.retry_after:.0f} s (Retry-After), longer "
+                f"than this connection waits ({self.policy.max_wait:.0f} s, extra retry_max_wait): nothing "
+                f"more was sent. Retry after the wait (e.g. retry_delay of at least "
+                f"{failed.retry_after:.0f} s).",
+                wait_seconds=failed.retry_after,
+            ) from failed.error
         if self.made > self.policy.max_retries:
             raise failed.error
         wait = self.policy.delay(self.made - 1, failed.retry_after)

@@ -10,6 +10,17 @@ from airflow_provider_mail._shared.attachments import DEFAULT_MAX_ATTACHMENT_BYT
 from airflow_provider_mail._shared.task_context import TRACE_HEADER, resolve_from_email, trace_header_value
 from airflow_provider_mail.operators._exactly_once import SendOnceOperator
 
+#: The fields of a message (a bulk send renders them per row).
+MESSAGE_FIELDS: tuple[str, ...] = (
+    "to",
+    "cc",
+    "bcc",
+    "subject",
+    "plain_body",
+    "html_body",
+    "headers",
+    "attachments",
+)
 COMPOSE_TEMPLATE_FIELDS: tuple[str, ...] = (
     "to",
     "cc",
@@ -97,22 +108,36 @@ class ComposeEmailOperator(SendOnceOperator):
                 self.template_ext = template_ext
         return super().render_template(content, context, jinja_env, seen_oids)
 
-    def message_arguments(self, context: Any, *, connection_from: str | None) -> dict[str, Any]:
+    def message_arguments(
+        self,
+        context: Any,
+        *,
+        connection_from: str | None,
+        values: Mapping[str, Any] | None = None,
+        trace: str | None = None,
+    ) -> dict[str, Any]:
         """The rendered message arguments: attachments loaded, sender resolved, trace header added.
 
         :param context: the task context.
         :param connection_from: the connection's default sender.
+        :param values: the message fields (``to`` ... ``attachments``) when not this operator's own
+            (a bulk row's, rendered with ``row``).
+        :param trace: the ``X-Airflow-Trace`` value (default: this task instance's).
         """
+        given = values if values is not None else {name: getattr(self, name) for name in MESSAGE_FIELDS}
         return {
-            "to": self.to,
-            "cc": self.cc,
-            "bcc": self.bcc,
+            "to": given["to"],
+            "cc": given["cc"],
+            "bcc": given["bcc"],
             "from_email": resolve_from_email(self.from_email, connection_from),
             "sender": self.sender,
             "reply_to": self.reply_to,
-            "subject": self.subject,
-            "plain_body": self.plain_body,
-            "html_body": self.html_body,
-            "headers": {**validated_headers(self.headers), TRACE_HEADER: trace_header_value(context)},
-            "attachments": load_attachments(self.attachments, max_total_bytes=self.max_attachment_size),
+            "subject": given["subject"],
+            "plain_body": given["plain_body"],
+            "html_body": given["html_body"],
+            "headers": {
+                **validated_headers(given["headers"]),
+                TRACE_HEADER: trace if trace is not None else trace_header_value(context),
+            },
+            "attachments": load_attachments(given["attachments"], max_total_bytes=self.max_attachment_size),
         }

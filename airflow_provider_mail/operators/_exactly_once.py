@@ -1,13 +1,16 @@
 """Exactly once across tries: the send operators consult the send ledger before they send.
 
-A normal run reads the ledger once and writes it twice (``sending`` before the request,
-``accepted`` with the ids after it). A later try of the same task instance then:
+A normal run claims the ledger for its try, marks the send ``sending`` (then checks that no newer
+try has claimed it: :class:`~airflow_provider_mail.exceptions.SendLedgerFenced`), sends, settles
+the row with the ids (or drops it when the error says nothing went out), and marks the try ended. A
+later try of the same task instance then:
 
 * finds ``accepted``: does not send; returns the earlier result and logs ``sent by try N``;
 * finds ``sending`` (the earlier try died during the round trip): does not send; raises
   :class:`AmbiguousSendError` naming the trace and where to look, unless
   ``on_unknown_outcome="resend"``;
-* finds a record of an earlier *generation* (the task instance was cleared since): sends again.
+* finds a record of an earlier *generation* (the task instance was cleared after a try that
+  ended): sends again (see :mod:`airflow_provider_mail._ledger.record` for the rule).
 """
 
 from __future__ import annotations
@@ -21,27 +24,19 @@ from airflow_provider_mail._compat import BaseOperator
 from airflow_provider_mail._ledger import (
     MESSAGE_ROW,
     Action,
-    LedgerRecord,
+    Attempt,
+    LedgerRow,
     RowState,
-    SendLedger,
     decide,
     open_ledger,
-    same_attempt,
 )
 from airflow_provider_mail._shared.task_context import TRACE_HEADER
 from airflow_provider_mail.exceptions import (
     AmbiguousSendError,
     MailConfigurationError,
-    MailProviderError,
-    MailValidationError,
-    Sender25ApiError,
-    Sender25PayloadTooLarge,
-    Sender25TransportError,
     SendLedgerUnavailable,
+    SendOutcome,
     WentOut,
-    XmailerRecipientsRefused,
-    XmailerSmtpError,
-    XmailerTransportError,
     send_outcome_of,
 )
 
@@ -50,21 +45,6 @@ if TYPE_CHECKING:
 
 OnUnknownOutcome = Literal["fail", "resend"]
 ON_UNKNOWN_OUTCOME_CHOICES = ("fail", "resend")
-
-#: Errors that say the service did not take the message (refused before accepting, or never
-#: reached). Anything else raised during a send (a timeout, a kill, an unexpected answer) leaves
-#: the ``sending`` row in place, so the next try reports an unknown outcome instead of resending.
-NOT_SENT_ERRORS: tuple[type[BaseException], ...] = (
-    MailValidationError,
-    MailConfigurationError,
-    Sender25ApiError,
-    Sender25PayloadTooLarge,
-    Sender25TransportError,
-    XmailerTransportError,
-    XmailerSmtpError,
-)
-#: Raised with some recipients already accepted: the message went out to them.
-PARTLY_SENT_ERRORS: tuple[type[BaseException], ...] = (XmailerRecipientsRefused,)
 
 WHERE_TO_LOOK = {
     "sender25": "search the Sender25 panel's messages for the header {header}: {trace}{message_id}",
@@ -94,14 +74,12 @@ class PreparedSend:
     mail_from: str | None = None
     recipients: list[str] = field(default_factory=list)
 
-    def ledger_row(self, try_number: int | None) -> dict[str, Any]:
+    def ledger_row(self, try_number: int | None) -> LedgerRow:
         """The ``sending`` row of this send.
 
         :param try_number: the try that sends it.
         """
-        return {
-            "state": RowState.SENDING.value,
-            "try_number": int(try_number or 0),
+        info = {
             "service": self.service,
             "trace": self.trace,
             "message_id": self.message_id,
@@ -109,6 +87,20 @@ class PreparedSend:
             "recipients": list(self.recipients),
             "started_at": datetime.now(timezone.utc).isoformat(),
         }
+        return LedgerRow(MESSAGE_ROW, 0, "", RowState.SENDING.value, int(try_number or 0), None, info)
+
+
+def outcome_result(outcome: SendOutcome) -> dict[str, Any]:
+    """The ids a send that raised after some recipients were accepted leaves (its ledger result).
+
+    :param outcome: what went out.
+    """
+    return {
+        "queue_id": outcome.queue_id,
+        "message_id": outcome.message_id,
+        "accepted": list(outcome.accepted),
+        "refused": {rcpt: list(reply) for rcpt, reply in outcome.refused.items()},
+    }
 
 
 def checked_on_unknown_outcome(value: Any) -> OnUnknownOutcome:
@@ -210,80 +202,67 @@ class SendOnceOperator(BaseOperator):
         if ledger is None:
             return _send(prepare())
         ti = context.get("ti")
-        try_number, max_tries = getattr(ti, "try_number", None), getattr(ti, "max_tries", None)
-        record = ledger.load()
-        action, earlier = decide(record, MESSAGE_ROW, max_tries=max_tries, try_number=try_number)
+        attempt = ledger.begin(
+            max_tries=getattr(ti, "max_tries", None), try_number=getattr(ti, "try_number", None)
+        )
+        try:
+            result = self._send_once(ledger.where, attempt, prepare)
+        except BaseException as err:
+            attempt.end(err)
+            raise
+        attempt.end()
+        return result
+
+    def _send_once(self, where: str, attempt: Attempt, prepare: Callable[[], PreparedSend]) -> dict[str, Any]:
+        earlier = attempt.earlier.find(MESSAGE_ROW, 0)
+        action = decide(earlier)
         if action is Action.RETURN_RESULT and earlier is not None:
             self.log.info(
                 "Not sending again: this message was sent by try %s (%s); returning that try's result. "
                 "Ledger record: %s",
-                earlier["try_number"],
-                earlier.get("trace"),
-                ledger.where,
+                earlier.try_number,
+                (earlier.info or {}).get("trace"),
+                where,
             )
-            return dict(earlier["result"])
+            return dict(earlier.result or {})
         if action is Action.UNKNOWN_OUTCOME and earlier is not None:
             if self.on_unknown_outcome == "fail":
-                raise unknown_outcome_error(earlier, ledger.where)
+                raise unknown_outcome_error({**(earlier.info or {}), "try_number": earlier.try_number}, where)
             self.log.warning(
                 "try %s's send has an unknown outcome; sending again because on_unknown_outcome='resend'",
-                earlier["try_number"],
+                earlier.try_number,
             )
         prepared = prepare()
-        if record is None or not same_attempt(record, max_tries=max_tries, try_number=try_number):
-            record = ledger.new_record(max_tries)
-        record.rows[MESSAGE_ROW] = prepared.ledger_row(try_number)
-        self.log.info("Send ledger record: %s", ledger.where)
-        ledger.save(record)
+        row = prepared.ledger_row(attempt.try_number)
+        self.log.info("Send ledger record: %s", where)
+        chunk = attempt.mark([row])
         try:
             result = _send(prepared)
-        except MailProviderError as err:
-            # what went out is said by the error, set where it was raised (never guessed from its type)
+        except BaseException as err:
             outcome = send_outcome_of(err)
             if outcome.went_out is WentOut.NOTHING:
-                self._forget_row(ledger, record)
+                self._settle(attempt, chunk, [], "a refused send (a retry will fail)")
             elif outcome.went_out is WentOut.SOME:
-                # queued for some recipients: a later try returns this, it never sends again
-                record.rows[MESSAGE_ROW] = {
-                    **record.rows[MESSAGE_ROW],
-                    "state": RowState.ACCEPTED.value,
-                    "accepted_at": datetime.now(timezone.utc).isoformat(),
-                    "result": {
-                        "queue_id": outcome.queue_id,
-                        "accepted": list(outcome.accepted),
-                        "refused": {rcpt: f"{code} {text}" for rcpt, (code, text) in outcome.refused.items()},
-                        "message_id": outcome.message_id,
-                        "mail_from": prepared.mail_from,
-                    },
-                }
-                try:
-                    ledger.save(record)
-                except SendLedgerUnavailable as unsaved:
-                    self.log.warning("The message was sent but the ledger could not record it: %s", unsaved)
+                self._settle(
+                    attempt, chunk, [_accepted(row, outcome_result(outcome))], "a partly refused send"
+                )
             raise
-        record.rows[MESSAGE_ROW] = {
-            **record.rows[MESSAGE_ROW],
-            "state": RowState.ACCEPTED.value,
-            "accepted_at": datetime.now(timezone.utc).isoformat(),
-            "result": result,
-        }
-        try:
-            ledger.save(record)
-        except SendLedgerUnavailable as err:
-            # The message is out; failing now would only make a retry report an unknown outcome.
-            self.log.warning("The message was sent but the ledger could not record it: %s", err)
+        self._settle(attempt, chunk, [_accepted(row, result)], "the send")
         return result
 
-    def _forget_row(self, ledger: SendLedger, record: LedgerRecord) -> None:
-        """Drop this send's row after a refusal, so that a retry may send (nothing went out)."""
-        record.rows.pop(MESSAGE_ROW, None)
+    def _settle(self, attempt: Attempt, chunk: int, rows: list[LedgerRow], what: str) -> None:
         try:
-            if record.rows:
-                ledger.save(record)
-            else:
-                ledger.forget()
+            attempt.settle(chunk, rows)
         except SendLedgerUnavailable as err:
-            self.log.warning("Could not clear the ledger row of a refused send (a retry will fail): %s", err)
+            # The answer is in; failing now would only make a retry report an unknown outcome.
+            self.log.warning("The ledger could not record %s: %s", what, err)
+
+
+def _accepted(row: LedgerRow, result: dict[str, Any]) -> LedgerRow:
+    info = {**(row.info or {}), "accepted_at": datetime.now(timezone.utc).isoformat()}
+    return LedgerRow(
+        row.key, row.index, row.recipients_key, RowState.ACCEPTED.value, row.try_number, result, info
+    )
 
 
 def _send(prepared: PreparedSend) -> dict[str, Any]:

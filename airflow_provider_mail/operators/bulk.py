@@ -1,172 +1,67 @@
 """Bulk sending: one message per row of a list or a CSV/JSONL file, through Sender25 or xmailer.
 
-**Concurrency: threads, 8 by default.** Both hooks are synchronous (requests for Sender25, smtplib
-for xmailer; SMTP has no async client here), so a small pool of worker threads, each holding its own
-pooled client, gives real connection reuse with no second code path for sending. A send spends its
-time waiting on the network, so threads overlap round trips well; 8 matches the hooks' own keep-alive
-pool (``POOL_SIZE``) and the async driver's cap (``MAX_CONNECTIONS``), keeps a shared relay or API
-far from its per-client limits, and gives ``8 / round trip`` messages per second (160/s at 50 ms).
-Raise ``max_concurrency`` for a far-away API, or set ``rate_limit`` to stay under the service's.
-
-**Pacing.** One :class:`~airflow_provider_mail._bulk.gate.SendGate` per batch: each send waits its
-turn (the optional ``rate_limit`` in messages per second), and when a hook waits out a 429 (its
-``Retry-After``) or a retryable failure before retrying, *every* sender waits with it.
-
-**Exactly once.** One send-ledger record per task instance with one row per data row (key
-``"<index>"``), written in chunks: the chunk's rows are marked ``sending`` in one write before the
-chunk goes out, and ``accepted`` (with their ids) in one write after. A retry skips accepted rows,
-reports rows still ``sending`` (the try died during that chunk) as *unknown* and does not send them
-(unless ``on_unknown_outcome="resend"``), and sends the rest; a clear sends everything again.
+Each bulk operator is its service's single-send operator (the same message arguments, composed the
+same way, the same ledger) applied to every row: the rows are rendered, triaged against the ledger,
+sent by worker threads and settled chunk by chunk by :mod:`airflow_provider_mail._bulk.batch`
+(concurrency, pacing and the exactly-once rules are described there and in the README).
 """
 
 from __future__ import annotations
 
-import itertools
-import queue
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_mail._bulk.gate import SendGate, rate_share
-from airflow_provider_mail._bulk.packing import EarlierRows, pack_chunk
+from airflow_provider_mail._bulk.batch import NoLedger, PreparedRow, send_batch
+from airflow_provider_mail._bulk.gate import SendGate
 from airflow_provider_mail._bulk.progress import DEFAULT_PROGRESS_INTERVAL, Progress
-from airflow_provider_mail._bulk.render import RowTemplate
-from airflow_provider_mail._bulk.results import ResultsWriter, default_results_path, describe_error
-from airflow_provider_mail._bulk.rows import InvalidRow, RowSource
-from airflow_provider_mail._compat import BaseOperator, mapped_instance_count
-from airflow_provider_mail._ledger import LedgerRecord, RowState, SendLedger, open_ledger, same_attempt
+from airflow_provider_mail._bulk.rows import RowSource
+from airflow_provider_mail._compat import BaseOperator
+from airflow_provider_mail._ledger import Attempt, open_ledger
 from airflow_provider_mail._sender25.payload import build_send_message_payload
-from airflow_provider_mail._shared.addresses import validated_headers
-from airflow_provider_mail._shared.attachments import DEFAULT_MAX_ATTACHMENT_BYTES, load_attachments
 from airflow_provider_mail._shared.mime import build_email_message
-from airflow_provider_mail._shared.task_context import TRACE_HEADER, resolve_from_email, trace_header_value
-from airflow_provider_mail.exceptions import (
-    AmbiguousSendError,
-    BulkSendFailed,
-    MailConfigurationError,
-    MailProviderError,
-    Sender25AuthError,
-    SendLedgerUnavailable,
-    XmailerSmtpAuthError,
-)
+from airflow_provider_mail._shared.task_context import TRACE_HEADER
+from airflow_provider_mail.exceptions import MailConfigurationError
 from airflow_provider_mail.hooks.sender25 import Sender25Hook
-from airflow_provider_mail.hooks.xmailer import XmailerSmtpHook
-from airflow_provider_mail.operators._exactly_once import (
-    NOT_SENT_ERRORS,
-    PARTLY_SENT_ERRORS,
-    OnUnknownOutcome,
-    checked_on_unknown_outcome,
-)
+from airflow_provider_mail.operators.sender25 import Sender25SendEmailOperator
+from airflow_provider_mail.operators.xmailer import XmailerSendEmailOperator
 
 if TYPE_CHECKING:
     from airflow_provider_mail._compat import Context
 
-#: Worker threads (and pooled clients) by default: see the module docstring.
+#: Worker threads (and pooled clients) by default: see :mod:`airflow_provider_mail._bulk.batch`.
 DEFAULT_MAX_CONCURRENCY = 8
 #: Up to this many accepted messages, the XCom carries their ids; above, only the results file.
 DEFAULT_XCOM_IDS_LIMIT = 1000
-#: Failed rows named in the XCom and in the error (all of them are in the results file).
-NAMED_FAILURES = 20
-#: Errors that every following row would meet too: the batch stops at once.
-BATCH_FATAL_ERRORS: tuple[type[BaseException], ...] = (
-    MailConfigurationError,
-    Sender25AuthError,
-    XmailerSmtpAuthError,
-)
 BULK_TEMPLATE_FIELDS: tuple[str, ...] = ("rows", "from_email", "sender", "reply_to", "results_path")
-#: Per-row fields: rendered for each row (with ``row``), not by Airflow before ``execute``.
-PER_ROW_FIELDS: tuple[str, ...] = (
-    "to",
-    "cc",
-    "bcc",
-    "subject",
-    "plain_body",
-    "html_body",
-    "headers",
-    "attachments",
-)
 
 
-def auto_chunk_size(total: int | None, concurrency: int) -> int:
-    """Rows per ledger write: at least 100 (and 12 per worker), at most 1,000, about 50 writes a batch.
+class _BulkSend(BaseOperator):
+    """The bulk part of the bulk send operators: rows, pacing, chunks, results; placed before the
+    service's single-send operator, whose message arguments (``to``, ``subject``, ...) become per-row
+    templates rendered with ``row``.
 
-    Workers idle while a chunk's last sends finish, so a chunk is at least a dozen rounds of sends.
-
-    :param total: rows in the batch, when known.
-    :param concurrency: worker threads.
+    :param rows: the rows (templated).
+    :param max_concurrency: worker threads, each with its own pooled client (default 8).
+    :param rate_limit: at most this many messages per second across this task's workers.
+    :param max_failed_rows: rows that may fail (or end unknown) before the task fails (default 0).
+    :param results_path: the JSONL results file (templated).
+    :param progress_interval: seconds between progress lines in the log (default 10).
+    :param ledger_chunk_size: rows per ledger chunk (default: 100 to 1,000, about 50 a batch).
+    :param xcom_ids_limit: above this many accepted rows the XCom holds no ids, only the results file.
     """
-    return max(100, 12 * concurrency, min(1000, (total or 0) // 50))
-
-
-@dataclass
-class PreparedRow:
-    """A rendered, validated row, ready to send.
-
-    :param index: the row's position in the source (0-based).
-    :param recipients: every recipient (to, cc, bcc), for results and the ledger.
-    :param trace: the row's ``X-Airflow-Trace`` value.
-    :param send: sends it with a pooled client; returns the ids.
-    """
-
-    index: int
-    recipients: list[str]
-    trace: str
-    send: Callable[[Any], dict[str, Any]]
-
-    @property
-    def key(self) -> str:
-        """The row's key in the ledger record."""
-        return str(self.index)
-
-
-@dataclass
-class RowOutcome:
-    """What happened to a row: ``accepted``, ``sent_earlier``, ``failed`` or ``unknown``."""
-
-    index: int
-    status: str
-    recipients: list[str] = field(default_factory=list)
-    result: dict[str, Any] | None = None
-    error: BaseException | None = None
-    try_number: int | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        """The row's line in the results file."""
-        line: dict[str, Any] = {"row": self.index, "status": self.status, "to": self.recipients}
-        if self.result is not None:
-            line.update(self.result)
-        if self.error is not None:
-            line.update(describe_error(self.error))
-        if self.try_number is not None:
-            line["try_number"] = self.try_number
-        return line
-
-
-class _BulkSendOperator(BaseOperator):
-    """Base of the bulk send operators: rows, per-row templates, pacing, ledger, results, XCom."""
 
     template_fields: Sequence[str] = BULK_TEMPLATE_FIELDS
-    ui_color = "#e8f1fb"
     service = ""
+    # set by the single-send operator this one is combined with
+    from_email: str | None
+    sender: str | None
+    reply_to: str | None
+    ledger: str | None
 
     def __init__(
         self,
         *,
         rows: Any,
-        subject: str | None = None,
-        plain_body: str | None = None,
-        html_body: str | None = None,
-        to: Any = None,
-        cc: Any = None,
-        bcc: Any = None,
-        from_email: str | None = None,
-        sender: str | None = None,
-        reply_to: str | None = None,
-        headers: Mapping[str, Any] | None = None,
-        attachments: Iterable[Any] | str | None = None,
-        max_attachment_size: int | None = DEFAULT_MAX_ATTACHMENT_BYTES,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         rate_limit: float | None = None,
         max_failed_rows: int = 0,
@@ -174,9 +69,6 @@ class _BulkSendOperator(BaseOperator):
         progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
         ledger_chunk_size: int | None = None,
         xcom_ids_limit: int = DEFAULT_XCOM_IDS_LIMIT,
-        on_unknown_outcome: OnUnknownOutcome = "fail",
-        ledger: str | None = None,
-        partition: Sequence[int] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -185,18 +77,6 @@ class _BulkSendOperator(BaseOperator):
         if max_failed_rows < 0:
             raise MailConfigurationError(f"max_failed_rows must be >= 0, got {max_failed_rows!r}")
         self.rows = rows
-        self.subject = subject
-        self.plain_body = plain_body
-        self.html_body = html_body
-        self.to = to
-        self.cc = cc
-        self.bcc = bcc
-        self.from_email = from_email
-        self.sender = sender
-        self.reply_to = reply_to
-        self.headers = headers
-        self.attachments = attachments
-        self.max_attachment_size = max_attachment_size
         self.max_concurrency = max_concurrency
         self.rate_limit = rate_limit
         self.max_failed_rows = max_failed_rows
@@ -204,9 +84,32 @@ class _BulkSendOperator(BaseOperator):
         self.progress_interval = progress_interval
         self.ledger_chunk_size = ledger_chunk_size
         self.xcom_ids_limit = xcom_ids_limit
-        self.on_unknown_outcome = checked_on_unknown_outcome(on_unknown_outcome)
-        self.ledger = ledger
-        self.partition = _checked_partition(partition)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        source = RowSource(self.rows)
+        total = source.count()
+        ti = context.get("ti")
+        ledger = open_ledger(context, self.ledger)
+        attempt: Attempt | NoLedger = (
+            NoLedger(getattr(ti, "try_number", None))
+            if ledger is None
+            else ledger.begin(
+                max_tries=getattr(ti, "max_tries", None), try_number=getattr(ti, "try_number", None)
+            )
+        )
+        try:
+            xcom = send_batch(self, context, source, total, attempt)
+        except BaseException as err:
+            attempt.end(err)
+            raise
+        attempt.end()
+        return xcom
+
+    def after_chunk(self, progress: Progress) -> None:
+        """Called after each chunk is settled in the ledger (a seam for tests and subclasses).
+
+        :param progress: the counts so far.
+        """
 
     # -- what a service says ----------------------------------------------------------------------
     def open_clients(self, count: int, gate: SendGate) -> list[Any]:
@@ -226,398 +129,34 @@ class _BulkSendOperator(BaseOperator):
         """Validate a row's message (no network) and return its send; raise the named error.
 
         :param index: the row's index.
-        :param arguments: the rendered message arguments.
-        :param context: the task context plus ``row``.
+        :param arguments: the row's message arguments.
+        :param context: the task context.
         """
         raise NotImplementedError
 
     def extra_row_fields(self) -> tuple[str, ...]:
-        """Per-row fields of this service besides :data:`PER_ROW_FIELDS`."""
+        """Per-row fields of this service besides the composed message's."""
         return ()
 
-    def add_to_xcom(self, xcom: dict[str, Any], index: int, result: dict[str, Any]) -> None:
-        """Add an accepted row's ids to the XCom."""
-        raise NotImplementedError
-
-    # -- the batch --------------------------------------------------------------------------------
-    def execute(self, context: Context) -> dict[str, Any]:
-        source = RowSource(self.rows)
-        total = source.count()
-        if self.partition is not None:
-            total = None if total is None else len(range(self.partition[0], total, self.partition[1]))
-        gate = SendGate(self._rate_share(context))
-        ti = context.get("ti")
-        try_number, max_tries = getattr(ti, "try_number", None), getattr(ti, "max_tries", None)
-        ledger = open_ledger(context, self.ledger)
-        record = self._load_record(ledger, max_tries, try_number)
-        results_path = str(self.results_path or default_results_path(context))
-        chunk_size = self.ledger_chunk_size or auto_chunk_size(total, self.max_concurrency)
-        progress = Progress(total, self.log, interval=self.progress_interval)
-        self.log.info(
-            "Bulk send of %s rows from %s through %s: %d worker(s), rate limit %s msg/s, ledger %s "
-            "(written every %d rows), results %s",
-            "?" if total is None else total,
-            source.describe(),
-            self.service,
-            self.max_concurrency,
-            self.rate_limit or "none",
-            ledger.where if ledger else "off",
-            chunk_size,
-            results_path,
-        )
-        clients = self.open_clients(self.max_concurrency, gate)
-        pool: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        for client in clients:
-            pool.put(client)
-        batch = _Batch(self, context, clients[0], try_number)
-        fatal: BaseException | None = None
-        try:
-            with (
-                ResultsWriter(results_path, ti=ti) as writer,
-                ThreadPoolExecutor(
-                    self.max_concurrency, thread_name_prefix=f"{self.task_id}-send"
-                ) as executor,
-            ):
-                # While one chunk is in flight, the next is rendered and validated on this thread;
-                # it is marked `sending` and sent only once the previous one is settled, so a try
-                # that dies leaves at most one chunk unknown.
-                in_flight: list[Future[RowOutcome]] = []
-                for chunk in _chunks(source, chunk_size, self.partition):
-                    to_send: list[PreparedRow] = []
-                    for index, row in chunk:
-                        outcome, prepared = batch.triage(index, row, record)
-                        if prepared is not None:
-                            to_send.append(prepared)
-                        elif outcome is not None:
-                            batch.finish(outcome, writer, progress)
-                    if in_flight:
-                        fatal = self._settle(in_flight, batch, record, ledger, writer, progress)
-                        in_flight = []
-                        self.after_chunk(progress)
-                        if fatal is not None:
-                            break
-                    if to_send:
-                        for prepared in to_send:
-                            record.rows[prepared.key] = batch.sending_row(prepared)
-                        self._save(ledger, record, sent=False)
-                        in_flight = [executor.submit(_send_one, prepared, pool, gate) for prepared in to_send]
-                    else:
-                        self.after_chunk(progress)
-                if in_flight:
-                    fatal = self._settle(in_flight, batch, record, ledger, writer, progress)
-                    self.after_chunk(progress)
-        finally:
-            self.close_clients(clients)
-        progress.report(final=True)
-        if gate.holds:
-            self.log.info(
-                "The service made the batch wait %d time(s), %.1f s in all (429 Retry-After or retries)",
-                gate.holds,
-                gate.held_seconds,
-            )
-        if fatal is not None:
-            raise fatal
-        # the gate's ids, paged into this task's XComs: a gate on any worker confirms the batch
+    def identity_extras(self) -> dict[str, Any]:
+        """What else makes a row's message what it is, besides its rendered fields (row keys)."""
         return {
-            **self._conclude(batch, progress, total, results_path, ledger),
-            "gate_ids": writer.gate_reference(),
+            "service": self.service,
+            "from_email": self.from_email,
+            "sender": self.sender,
+            "reply_to": self.reply_to,
         }
-
-    def _settle(
-        self,
-        futures: list[Future[RowOutcome]],
-        batch: _Batch,
-        record: LedgerRecord,
-        ledger: SendLedger | None,
-        writer: ResultsWriter,
-        progress: Progress,
-    ) -> BaseException | None:
-        """Wait for a chunk's sends, record them (one ledger write); return an error that stops the batch."""
-        fatal: BaseException | None = None
-        for future in as_completed(futures):
-            outcome = future.result()
-            batch.settle(outcome, record)
-            batch.finish(outcome, writer, progress)
-            if fatal is None and isinstance(outcome.error, BATCH_FATAL_ERRORS):
-                fatal = outcome.error
-        batch.pack(record)
-        self._save(ledger, record, sent=True)
-        return fatal
-
-    def _rate_share(self, context: Any) -> float | None:
-        """This instance's share of ``rate_limit``: the rate is for the whole (mapped) task."""
-        ti = context.get("ti")
-        instances = mapped_instance_count(context) if self.rate_limit else None
-        if instances:
-            return rate_share(self.rate_limit, getattr(ti, "map_index", 0), instances)
-        if self.partition is not None:
-            return rate_share(self.rate_limit, self.partition[0], self.partition[1])
-        return self.rate_limit
-
-    def after_chunk(self, progress: Progress) -> None:
-        """Called after each chunk is settled in the ledger (a seam for tests and subclasses).
-
-        :param progress: the counts so far.
-        """
-
-    def _load_record(self, ledger: SendLedger | None, max_tries: Any, try_number: Any) -> LedgerRecord:
-        if ledger is None:
-            return LedgerRecord(key=None, generation=None, expires_at=datetime.max)  # type: ignore[arg-type]
-        record = ledger.load()
-        if record is None or not same_attempt(record, max_tries=max_tries, try_number=try_number):
-            return ledger.new_record(max_tries)
-        return record
-
-    def _save(self, ledger: SendLedger | None, record: LedgerRecord, *, sent: bool) -> None:
-        if ledger is None:
-            return
-        try:
-            ledger.save(record)
-        except SendLedgerUnavailable as err:
-            if not sent:
-                raise  # nothing of this chunk went out yet
-            # the chunk is out; failing now would only make a retry report these rows as unknown
-            self.log.warning("The chunk was sent but the ledger could not record it: %s", err)
-
-    def _conclude(
-        self,
-        batch: _Batch,
-        progress: Progress,
-        total: int | None,
-        results_path: str,
-        ledger: SendLedger | None,
-    ) -> dict[str, Any]:
-        counts = progress.counts
-        accepted = counts["accepted"] + counts["sent_earlier"]
-        bad = counts["failed"] + counts["unknown"]
-        xcom: dict[str, Any] = {
-            "counts": {
-                "total": progress.done,
-                "accepted": accepted,
-                "sent_earlier": counts["sent_earlier"],
-                "failed": counts["failed"],
-                "unknown": counts["unknown"],
-            },
-            "results_path": results_path,
-            "failed_rows": batch.named_failures,
-            "ids_in_xcom": accepted <= self.xcom_ids_limit,
-        }
-        xcom.update(batch.ids if accepted <= self.xcom_ids_limit else self.empty_ids())
-        if bad > self.max_failed_rows:
-            shown = "; ".join(
-                f"row {f['row']} {f['to']}: {f['error']} {f['code'] or ''} {f['text']}"
-                for f in batch.named_failures
-            )
-            summary = (
-                f"{bad} of {progress.done} rows were not sent (max_failed_rows={self.max_failed_rows}): "
-                f"{counts['failed']} failed, {counts['unknown']} with an unknown outcome; "
-                f"{accepted} accepted. "
-                f"Every row's result is in {results_path}. First ones: {shown}"
-            )
-            if counts["unknown"]:
-                raise AmbiguousSendError(
-                    f"{summary}. Rows with an unknown outcome were sent by a try that died (or lost the "
-                    "answer) and are NOT sent again: look them up in the service (header "
-                    f"{TRACE_HEADER} ends with '; row=<index>'), then clear the task to send them again, "
-                    "or set on_unknown_outcome='resend'. "
-                    f"Ledger record: {ledger.where if ledger else 'off'}.",
-                    service=self.service,
-                    recipients=batch.unknown_recipients,
-                )
-            raise BulkSendFailed(
-                f"{summary}. A retry sends only the rows not accepted yet.",
-                failed=counts["failed"],
-                unknown=counts["unknown"],
-                total=progress.done,
-                results_path=results_path,
-            )
-        if bad:
-            self.log.warning("%d row(s) not sent, within max_failed_rows=%d", bad, self.max_failed_rows)
-        return xcom
 
     def empty_ids(self) -> dict[str, Any]:
         """The ids part of the XCom when there are too many ids for it."""
         raise NotImplementedError
 
-
-class _Batch:
-    """The running state of one batch: renders rows, settles the ledger, collects the XCom ids."""
-
-    def __init__(self, operator: _BulkSendOperator, context: Any, first_client: Any, try_number: Any):
-        self.operator = operator
-        self.context = context
-        self.try_number = int(try_number or 0)
-        self.trace = trace_header_value(context)
-        env = operator.get_template_env()
-        self.templates = {
-            name: RowTemplate(env, getattr(operator, name), name=name, files=name.endswith("_body"))
-            for name in (*PER_ROW_FIELDS, *operator.extra_row_fields())
-        }
-        self.from_email = resolve_from_email(
-            operator.from_email, operator.connection_from_email(first_client)
-        )
-        self.earlier: EarlierRows | None = None
-        self.settled: dict[int, tuple[list[str], dict[str, Any]]] = {}
-        self.ids: dict[str, Any] = operator.empty_ids()
-        self.accepted_for_ids = 0
-        self.named_failures: list[dict[str, Any]] = []
-        self.unknown_recipients: list[str] = []
-
-    def triage(
-        self, index: int, row: Mapping[str, Any] | InvalidRow, record: LedgerRecord
-    ) -> tuple[RowOutcome | None, PreparedRow | None]:
-        """Decide a row: sent by an earlier try, unknown, invalid, or to send now (rendered, validated)."""
-        if self.earlier is None:
-            self.earlier = EarlierRows(record)
-        earlier = self.earlier.get(index)
-        if earlier is not None and earlier["state"] == RowState.ACCEPTED.value:
-            return (
-                RowOutcome(
-                    index,
-                    "sent_earlier",
-                    list(earlier.get("recipients") or []),
-                    dict(earlier["result"]),
-                    try_number=earlier.get("try_number"),
-                ),
-                None,
-            )
-        if earlier is not None and self.operator.on_unknown_outcome == "fail":
-            error = AmbiguousSendError(
-                f"try {earlier.get('try_number')} sent row {index} and died before its answer was "
-                "recorded; not sent again",
-                service=self.operator.service,
-                recipients=list(earlier.get("recipients") or []),
-            )
-            return RowOutcome(
-                index,
-                "unknown",
-                list(earlier.get("recipients") or []),
-                error=error,
-                try_number=earlier.get("try_number"),
-            ), None
-        if isinstance(row, InvalidRow):
-            return RowOutcome(index, "failed", error=row.error), None
-        try:
-            return None, self.prepare(index, row)
-        except MailProviderError as err:
-            return RowOutcome(index, "failed", _recipients_of(row), error=err), None
-
-    def prepare(self, index: int, row: Mapping[str, Any]) -> PreparedRow:
-        rendered = {name: template.render(self.context, row) for name, template in self.templates.items()}
-        for name in ("to", "cc", "bcc"):
-            if getattr(self.operator, name) is None:
-                rendered[name] = row.get(name) or None
-        operator = self.operator
-        trace = f"{self.trace}; row={index}"
-        arguments = {
-            **rendered,
-            "from_email": self.from_email,
-            "sender": operator.sender,
-            "reply_to": operator.reply_to,
-            "headers": {**validated_headers(rendered["headers"]), TRACE_HEADER: trace},
-            "attachments": load_attachments(
-                rendered["attachments"], max_total_bytes=operator.max_attachment_size
-            ),
-        }
-        return operator.prepare_row(index, arguments, self.context)
-
-    def sending_row(self, prepared: PreparedRow) -> dict[str, Any]:
-        return {
-            "state": RowState.SENDING.value,
-            "try_number": self.try_number,
-            "recipients": prepared.recipients,
-            "started_at": datetime.now(timezone.utc).isoformat(),
-        }
-
-    def settle(self, outcome: RowOutcome, record: LedgerRecord) -> None:
-        """Update the ledger row of a row just sent (written with the rest of its chunk)."""
-        if outcome.status == "accepted" and outcome.result is not None:
-            self.settled[outcome.index] = (outcome.recipients, outcome.result)
-        elif outcome.status == "failed":
-            record.rows.pop(str(outcome.index), None)  # nothing went out: a retry may send it
-
-    def pack(self, record: LedgerRecord) -> None:
-        """Fold the chunk's accepted rows into one packed ledger entry (before it is saved)."""
-        pack_chunk(record, self.try_number, self.settled)
-        self.settled = {}
-
-    def finish(self, outcome: RowOutcome, writer: ResultsWriter, progress: Progress) -> None:
-        """Record a row's outcome: results file, progress, XCom ids, named failures."""
-        writer.write(outcome.as_json())
-        progress.record(outcome.status)
-        if outcome.result is not None and outcome.status in ("accepted", "sent_earlier"):
-            self.accepted_for_ids += 1
-            if self.accepted_for_ids <= self.operator.xcom_ids_limit:
-                self.operator.add_to_xcom(self.ids, outcome.index, outcome.result)
-        elif outcome.status in ("failed", "unknown"):
-            if outcome.status == "unknown":
-                self.unknown_recipients.extend(outcome.recipients)
-            if len(self.named_failures) < NAMED_FAILURES:
-                self.named_failures.append(
-                    {
-                        "row": outcome.index,
-                        "to": outcome.recipients,
-                        **describe_error(outcome.error or Exception()),
-                    }
-                )
+    def add_to_xcom(self, xcom: dict[str, Any], index: int, result: dict[str, Any]) -> None:
+        """Add an accepted row's ids to the XCom."""
+        raise NotImplementedError
 
 
-def _send_one(prepared: PreparedRow, pool: queue.SimpleQueue[Any], gate: SendGate) -> RowOutcome:
-    """Send one row with a pooled client, in a worker thread; never raises a service error."""
-    client = pool.get()
-    try:
-        with gate.turn():
-            result = prepared.send(client)
-    except PARTLY_SENT_ERRORS as err:
-        return RowOutcome(prepared.index, "unknown", prepared.recipients, error=err)
-    except NOT_SENT_ERRORS as err:
-        return RowOutcome(prepared.index, "failed", prepared.recipients, error=err)
-    except MailProviderError as err:  # ambiguous, or an answer that cannot be read: maybe sent
-        return RowOutcome(prepared.index, "unknown", prepared.recipients, error=err)
-    finally:
-        pool.put(client)
-    return RowOutcome(prepared.index, "accepted", prepared.recipients, result)
-
-
-def _checked_partition(partition: Sequence[int] | None) -> tuple[int, int] | None:
-    if partition is None:
-        return None
-    try:
-        index, count = (int(part) for part in partition)
-    except (TypeError, ValueError):
-        raise MailConfigurationError(
-            f"partition must be (index, count), e.g. (0, 4), got {partition!r}"
-        ) from None
-    if count < 1 or not 0 <= index < count:
-        raise MailConfigurationError(
-            f"partition must be (index, count) with 0 <= index < count, got {partition!r}"
-        )
-    return index, count
-
-
-def _chunks(
-    source: RowSource, size: int, partition: tuple[int, int] | None = None
-) -> Iterator[list[tuple[int, Mapping[str, Any] | InvalidRow]]]:
-    rows: Iterator[tuple[int, Mapping[str, Any] | InvalidRow]] = iter(source)
-    if partition is not None:
-        # every count-th row from index: rows keep their index in the whole source (ledger keys)
-        rows = itertools.islice(rows, partition[0], None, partition[1])
-    while chunk := list(itertools.islice(rows, size)):
-        yield chunk
-
-
-def _recipients_of(row: Mapping[str, Any]) -> list[str]:
-    found: list[str] = []
-    for name in ("to", "cc", "bcc"):
-        value = row.get(name)
-        if isinstance(value, str) and value:
-            found.append(value)
-        elif isinstance(value, (list, tuple)):
-            found.extend(str(item) for item in value)
-    return found
-
-
-class Sender25BulkSendOperator(_BulkSendOperator):
+class Sender25BulkSendOperator(_BulkSend, Sender25SendEmailOperator):
     """Send one Sender25 message per row of a list or a CSV/JSONL file.
 
     Rows come from ``rows``: a list of dicts (literal or an XCom), or a ``.csv``/``.jsonl`` file as a
@@ -635,9 +174,8 @@ class Sender25BulkSendOperator(_BulkSendOperator):
          "ids_in_xcom": bool,
          "messages": {recipient: {"id": int, "token": str}}}   # {} above xcom_ids_limit accepted
 
-    ``Sender25DeliverySensor(messages=<this XCom>)`` takes it as is, whatever the batch: it reads the
-    accepted ids from XCom pages of this task (``gate_ids``), never from the results file. The same
-    recipient in two rows
+    ``Sender25DeliverySensor(messages=<this XCom>)`` takes it as is (above ``xcom_ids_limit`` it reads the
+    accepted rows from the results file). The same recipient in two rows
     appears as ``"<recipient> (row <index>)"`` for the second.
 
     :param rows: the rows (templated).
@@ -656,8 +194,7 @@ class Sender25BulkSendOperator(_BulkSendOperator):
     :param tag: per-row template of Postal's tag.
     :param bounce: send as bounce messages.
     :param max_concurrency: worker threads, each with its own keep-alive connection (default 8).
-    :param rate_limit: at most this many messages reach the service in any one second, for the
-        whole task: a mapped task's instances each pace themselves to an even share (default: none).
+    :param rate_limit: at most this many messages per second across all workers (default: none).
     :param max_failed_rows: rows that may fail (or end unknown) before the task fails (default 0).
     :param results_path: the JSONL results file, local or object storage (templated); default
         ``$AIRFLOW_HOME/mail_bulk_results/<dag_id>/<run_id>/<task_id>.jsonl``.
@@ -666,31 +203,18 @@ class Sender25BulkSendOperator(_BulkSendOperator):
     :param xcom_ids_limit: above this many accepted rows the XCom holds no ids, only the results file.
     :param on_unknown_outcome: ``"fail"`` (default) or ``"resend"`` rows an earlier try left unknown.
     :param ledger: where the send ledger lives (see the single-send operators).
-    :param partition: ``(index, count)``: send only rows ``index``, ``index + count``, ... of ``rows``
-        (keeping their row numbers), so ``count`` mapped instances send one source between them:
-        ``.partial(rows=..., rate_limit=50).expand(partition=[(i, 4) for i in range(4)])``.
     :param sender25_conn_id: the Sender25 connection (templated).
     """
 
     template_fields: Sequence[str] = (*BULK_TEMPLATE_FIELDS, "sender25_conn_id")
     service = "sender25"
 
-    def __init__(
-        self,
-        *,
-        tag: str | None = None,
-        bounce: bool = False,
-        sender25_conn_id: str = Sender25Hook.default_conn_name,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.tag = tag
-        self.bounce = bounce
-        self.sender25_conn_id = sender25_conn_id
-
     def extra_row_fields(self) -> tuple[str, ...]:
         """Per-row fields of this service."""
         return ("tag",)
+
+    def identity_extras(self) -> dict[str, Any]:
+        return {**super().identity_extras(), "bounce": self.bounce}
 
     def open_clients(self, count: int, gate: SendGate) -> list[Any]:
         clients = []
@@ -726,7 +250,7 @@ class Sender25BulkSendOperator(_BulkSendOperator):
             messages[key] = {"id": entry.get("id"), "token": entry.get("token")}
 
 
-class XmailerBulkSendOperator(_BulkSendOperator):
+class XmailerBulkSendOperator(_BulkSend, XmailerSendEmailOperator):
     """Send one message per row through the xmailer SMTP relay, several messages per SMTP session.
 
     Same rows, per-row templates, pacing, ledger and results as :class:`Sender25BulkSendOperator`
@@ -738,8 +262,8 @@ class XmailerBulkSendOperator(_BulkSendOperator):
         {"counts": {...}, "results_path": ..., "failed_rows": [...], "ids_in_xcom": bool,
          "sends": [{"queue_id", "accepted", "mail_from", "sent_at"}, ...]}  # [] above xcom_ids_limit
 
-    ``XmailerDeliverySensor(messages=<this XCom>)`` takes it as is, whatever the batch (from the XCom
-    pages named by ``gate_ids``).
+    ``XmailerDeliverySensor(messages=<this XCom>)`` takes it as is; above ``xcom_ids_limit`` the sensor
+    reads the accepted rows from the results file.
 
     :param fail_on_refused: a row with any refused recipient counts as failed (its accepted
         recipients were still sent); by default only a row that reached nobody fails.
@@ -751,30 +275,17 @@ class XmailerBulkSendOperator(_BulkSendOperator):
     template_fields: Sequence[str] = (*BULK_TEMPLATE_FIELDS, "xmailer_conn_id")
     service = "xmailer"
 
-    def __init__(
-        self,
-        *,
-        fail_on_refused: bool = False,
-        xmailer_conn_id: str = XmailerSmtpHook.default_conn_name,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.fail_on_refused = fail_on_refused
-        self.xmailer_conn_id = xmailer_conn_id
-
     def extra_row_fields(self) -> tuple[str, ...]:
         """Per-row fields of this service."""
         return ()
 
     def open_clients(self, count: int, gate: SendGate) -> list[Any]:
-        hook = XmailerSmtpHook(xmailer_conn_id=self.xmailer_conn_id)
-        hook.settings  # noqa: B018 - fetch the connection here, not in a worker thread
-        hook.route_waits(gate.sleep_after_failure)
-        self._xmailer_hook = hook
-        return [hook.smtp_session() for _ in range(count)]
+        self.hook.settings  # noqa: B018 - fetch the connection here, not in a worker thread
+        self.hook.route_waits(gate.sleep_after_failure)
+        return [self.hook.smtp_session() for _ in range(count)]
 
     def connection_from_email(self, client: Any) -> str | None:
-        return self._xmailer_hook.settings.from_email
+        return self.hook.settings.from_email
 
     def prepare_row(self, index: int, arguments: dict[str, Any], context: Any) -> PreparedRow:
         built = build_email_message(**arguments)

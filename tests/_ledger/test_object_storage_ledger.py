@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
@@ -12,6 +11,7 @@ import pytest
 from airflow_provider_mail._ledger import (
     MESSAGE_ROW,
     LedgerKey,
+    LedgerRow,
     SendLedger,
     open_ledger,
     purge_expired,
@@ -35,23 +35,25 @@ def location(tmp_path):
     return (tmp_path / "ledger").as_uri()
 
 
-def accepted(ledger: SendLedger, try_number: int, result: dict) -> None:
-    record = ledger.load() or ledger.new_record(generation=1)
-    record.rows[MESSAGE_ROW] = {"state": "accepted", "try_number": try_number, "result": result}
-    ledger.save(record)
+def accepted(ledger: SendLedger, try_number: int, result: dict, max_tries: int = 1) -> None:
+    attempt = ledger.begin(max_tries=max_tries, try_number=try_number)
+    chunk = attempt.mark([LedgerRow(MESSAGE_ROW, 0, "", "sending", try_number)])
+    attempt.settle(chunk, [LedgerRow(MESSAGE_ROW, 0, "", "accepted", try_number, result)])
 
 
-def test_write_read_delete(location, tmp_path):
+def found(ledger: SendLedger, try_number: int, max_tries: int = 1):
+    return ledger.begin(max_tries=max_tries, try_number=try_number).earlier.find(MESSAGE_ROW, 0)
+
+
+def test_write_read(location, tmp_path):
     ledger = open_ledger(context(), location)
-    assert ledger is not None and ledger.load() is None
+    assert ledger is not None and ledger.read_head() is None
     accepted(ledger, 1, {"message_id": "m"})
-    (stored,) = (tmp_path / "ledger").iterdir()
-    assert stored.name == f"{ledger.key.name}.json"
-    assert json.loads(stored.read_text())["rows"][MESSAGE_ROW]["result"] == {"message_id": "m"}
-    assert ledger.load().rows[MESSAGE_ROW]["try_number"] == 1
+    names = sorted(p.name for p in (tmp_path / "ledger").iterdir())
+    assert names == [f"{ledger.key.name}.json", f"{ledger.key.name}.k1.c0.json"]
     assert ledger.where == f"object {location}/{ledger.key.name}.json"
-    ledger.forget()
-    assert ledger.load() is None and list((tmp_path / "ledger").iterdir()) == []
+    earlier = found(ledger, 2)
+    assert earlier.result == {"message_id": "m"} and earlier.try_number == 1
 
 
 def test_concurrent_mapped_task_instances_never_share_a_record(location):
@@ -74,9 +76,9 @@ def test_concurrent_mapped_task_instances_never_share_a_record(location):
         thread.join()
     assert errors == []
     for index in range(20):
-        record = open_ledger(context(map_index=index), location).load()
-        assert record.key.map_index == index
-        assert record.rows[MESSAGE_ROW]["result"] == {"map_index": index, "attempt": 4}
+        ledger = open_ledger(context(map_index=index), location)
+        assert ledger.read_head().key.map_index == index
+        assert found(ledger, 6).result == {"map_index": index, "attempt": 4}
 
 
 def test_an_expired_record_is_ignored_and_purged(location, tmp_path):
@@ -85,16 +87,15 @@ def test_an_expired_record_is_ignored_and_purged(location, tmp_path):
         ObjectStorageBackend(location), LedgerKey("d", "t", "fresh"), retention=timedelta(days=7)
     )
     accepted(old, 1, {"id": 1})
-    accepted(fresh, 1, {"id": 2})
     (tmp_path / "ledger" / "airflow_provider_mail.ledger.not-ours.json").write_text("{broken")
     later = datetime.now(timezone.utc) + timedelta(days=8)
-    assert old.load(now=later) is None  # ignored once expired
-    assert old.load() is not None
-    record = fresh.load()
-    record.expires_at = later + timedelta(days=1)
-    fresh.backend.write(fresh.key, record.to_json(), fresh.retention)  # as if written later
-    assert purge_expired(location, now=later) == [old.key.name]
-    assert old.load() is None and fresh.load() is not None
+    assert old.begin(max_tries=1, try_number=2, now=later).earlier.find(MESSAGE_ROW, 0) is None  # expired
+    accepted(old, 3, {"id": 1})
+    fresh.retention = timedelta(days=30)
+    accepted(fresh, 1, {"id": 2})
+    purged = purge_expired(location, now=later + timedelta(days=1))
+    assert sorted(purged) == sorted(f"{old.key.name}{s}" for s in ("", ".k1.c0", ".k3.c0"))
+    assert old.read_head() is None and found(fresh, 2).result == {"id": 2}
     assert (tmp_path / "ledger" / "airflow_provider_mail.ledger.not-ours.json").exists()  # left alone
 
 
@@ -103,7 +104,7 @@ def test_a_corrupt_file_is_an_error_naming_it(location, tmp_path):
     (tmp_path / "ledger").mkdir()
     (tmp_path / "ledger" / f"{ledger.key.name}.json").write_text("{half a rec")
     with pytest.raises(SendLedgerError) as caught:
-        ledger.load()
+        ledger.begin(max_tries=1, try_number=1)
     assert ledger.key.name in str(caught.value) and ledger.key.name in caught.value.record
 
 
@@ -111,9 +112,10 @@ def test_retention_comes_from_the_configuration(location, monkeypatch):
     monkeypatch.setenv("AIRFLOW__MAIL_PROVIDER__SEND_LEDGER_RETENTION_DAYS", "2")
     ledger = open_ledger(context(), location)
     assert ledger.retention == timedelta(days=2)
-    record = ledger.new_record(1)
-    ledger.save(record)
-    assert timedelta(days=1.9) < ledger.load().expires_at - datetime.now(timezone.utc) <= timedelta(days=2)
+    ledger.begin(max_tries=1, try_number=1)
+    assert (
+        timedelta(days=1.9) < ledger.read_head().expires_at - datetime.now(timezone.utc) <= timedelta(days=2)
+    )
 
 
 def test_backend_choice(location, monkeypatch):

@@ -12,6 +12,8 @@ import pytest
 
 from airflow_provider_mail._compat import AirflowException
 from airflow_provider_mail._ledger import MESSAGE_ROW, ledger_record_name
+from airflow_provider_mail._ledger.backends import TASK_STATE_KEY
+from airflow_provider_mail._ledger.record import decode_rows
 from airflow_provider_mail._shared.task_context import TRACE_HEADER
 from airflow_provider_mail.exceptions import (
     AmbiguousSendError,
@@ -123,8 +125,23 @@ def logs(caplog, capsys):
     return text
 
 
+def ledger_rows(ledger_dir):
+    """Every row the tries wrote, newest try last: ``{try_number: [LedgerRow, ...]}``."""
+    found = {}
+    for path in sorted(ledger_dir.glob(f"{RECORD_NAME}.k*.c*.json")):
+        if ".p" in path.name.rsplit(".c", 1)[1]:
+            continue
+        value = json.loads(path.read_text())
+        found.setdefault(value["try_number"], []).extend(
+            decode_rows(value["data"], value["try_number"], name=path.name)
+        )
+    return found
+
+
 def stored(ledger_dir):
-    return json.loads((ledger_dir / f"{RECORD_NAME}.json").read_text())
+    """The message row of the newest try that recorded one."""
+    rows = [row for _, listed in sorted(ledger_rows(ledger_dir).items()) for row in listed]
+    return rows[-1] if rows else None
 
 
 # -- a try that fails after the send: the retry returns the first result ------------------------------
@@ -135,11 +152,11 @@ def test_sender25_retry_after_a_later_failure_does_not_send_and_returns_the_firs
     operator = factory(failing_after_send(type(factory())))
     with pytest.raises(Boom):
         run(operator, try_number=1)
-    first = stored(ledger_dir)["rows"][MESSAGE_ROW]
-    assert first["state"] == "accepted" and first["try_number"] == 1
+    first = stored(ledger_dir)
+    assert first.key == MESSAGE_ROW and first.state == "accepted" and first.try_number == 1
     second = run(operator, try_number=2)
     (message,) = sender25_conn.messages()
-    assert second == first["result"] and second["messages"]["ana@example.org"]["id"] == message.id
+    assert second == first.result and second["messages"]["ana@example.org"]["id"] == message.id
     assert "sent by try 1" in logs()
     assert message.headers[TRACE_HEADER].endswith("try_number=1")
 
@@ -155,12 +172,12 @@ def test_xmailer_retry_after_a_later_failure_does_not_send_and_returns_the_first
 
 def test_the_record_holds_ids_and_trace_only_never_the_body(sender25_conn, ledger_dir):
     run(sender25(plain_body="secret body text", subject="private subject"))
-    text = (ledger_dir / f"{RECORD_NAME}.json").read_text()
+    text = "".join(path.read_text() for path in ledger_dir.iterdir())
     assert "secret body text" not in text and "private subject" not in text
-    row = json.loads(text)["rows"][MESSAGE_ROW]
-    assert set(row) == {
-        "state",
-        "try_number",
+    row = stored(ledger_dir)
+    assert "secret body text" not in json.dumps(row.as_list())
+    assert row.state == "accepted" and set(row.result) == {"message_id", "messages"}
+    assert set(row.info) == {
         "service",
         "trace",
         "message_id",
@@ -168,9 +185,8 @@ def test_the_record_holds_ids_and_trace_only_never_the_body(sender25_conn, ledge
         "recipients",
         "started_at",
         "accepted_at",
-        "result",
     }
-    assert row["trace"].startswith("dag_id=billing; task_id=send")
+    assert row.info["trace"].startswith("dag_id=billing; task_id=send")
 
 
 # -- a try that dies during the round trip: the next try fails with the trace ------------------------
@@ -216,9 +232,20 @@ def test_a_hook_ambiguous_error_leaves_the_row_so_no_retry_resends(sender25_conn
     sender25_conn.inject(Fault.HTTP_504)  # the API stored it, the proxy gave up
     with pytest.raises(AmbiguousSendError, match="clear it to send again"):
         run(sender25(), try_number=1)
-    assert stored(ledger_dir)["rows"][MESSAGE_ROW]["state"] == "sending"
+    assert stored(ledger_dir).state == "sending"
     with pytest.raises(AmbiguousSendError, match="try 1 sent this message"):
         run(sender25(), try_number=2)
+    assert len(sender25_conn.messages()) == 1
+
+
+def test_a_run_created_again_under_the_same_run_id_does_not_send_again(sender25_conn, ledger_dir):
+    # Airflow 2's `dags test` twice on one date, or a DAG run deleted and triggered again with its
+    # run id: try 1 again with the same max_tries, and a ledger outside the run (Variables, a bucket)
+    operator = sender25(failing_after_send(Sender25SendEmailOperator))
+    with pytest.raises(Boom):
+        run(operator, try_number=1)
+    with pytest.raises(Boom):  # this operator fails after the send on every try 1
+        run(operator, try_number=1)
     assert len(sender25_conn.messages()) == 1
 
 
@@ -232,10 +259,14 @@ def test_clearing_a_succeeded_task_instance_sends_again(sender25_conn):
 
 
 def test_clearing_after_an_unknown_outcome_sends_again(sender25_conn):
+    # try 1 is cut off during the round trip; a clear continues that attempt (the next try fails as
+    # ambiguous, ending on its own); a clear after that ended try sends again
     operator = sender25(dying_during_round_trip(Sender25SendEmailOperator), retries=0)
     with pytest.raises(KeyboardInterrupt):
         run(operator, try_number=1, max_tries=0)
-    run(operator, try_number=2, max_tries=1)
+    with pytest.raises(AmbiguousSendError):
+        run(operator, try_number=2, max_tries=1)
+    run(operator, try_number=3, max_tries=2)
     assert len(sender25_conn.messages()) == 2
 
 
@@ -245,7 +276,7 @@ def test_a_send_refused_before_reaching_the_api_can_be_retried(monkeypatch, send
     sender25_emulator.inject(Fault.HTTP_503)
     with pytest.raises(Sender25TransportError):
         run(sender25(), try_number=1)
-    assert not (ledger_dir / f"{RECORD_NAME}.json").exists()
+    assert ledger_rows(ledger_dir) == {1: []}  # marked, then dropped: nothing went out
     run(sender25(), try_number=2)
     assert len(sender25_emulator.messages()) == 1
 
@@ -291,9 +322,13 @@ class CountingStateStore:
         self.values.pop(key, None)
 
 
-def test_a_normal_run_reads_once_and_writes_twice_in_the_task_state_store(sender25_conn):
+def test_a_normal_run_reads_three_times_and_writes_four_times_in_the_task_state_store(sender25_conn):
     store = CountingStateStore()
     run(sender25(ledger="default"), task_state_store=store)
-    assert store.calls == ["get", "set", "set"]
-    (record,) = store.values.values()
-    assert record["rows"][MESSAGE_ROW]["state"] == "accepted"
+    # the head read and claimed; the row marked `sending`; the fence checked; the row settled;
+    # and the head marked: this try ran to its end (a later clear sends again)
+    assert store.calls == ["get", "set", "set", "get", "set", "get", "set"]
+    assert sorted(store.values) == [TASK_STATE_KEY, TASK_STATE_KEY + ".k1.c0"]
+    chunk = store.values[TASK_STATE_KEY + ".k1.c0"]
+    (row,) = decode_rows(chunk["data"], 1, name="chunk")
+    assert row.state == "accepted"

@@ -150,13 +150,14 @@ def assert_one_accepted_variable_per_map_index(output: str, dag_id: str) -> None
     assert len(names) == 3 and all(
         name.startswith(f"airflow_provider_mail.ledger.{dag_id}.send.") for name in names
     )
+    from airflow_provider_mail._ledger.record import decode_rows
+
     for name in names:
-        stored = run_airflow("variables", "get", name)
+        stored = run_airflow("variables", "get", name + ".k1.c0")  # try 1's only chunk
         assert stored.returncode == 0, stored.stderr[-2000:]
-        record = json.loads(stored.stdout.strip().splitlines()[-1])
-        assert (
-            record["rows"]["message"]["state"] == "accepted" and record["rows"]["message"]["try_number"] == 1
-        )
+        chunk = json.loads(stored.stdout.strip().splitlines()[-1])
+        (row,) = decode_rows(chunk["data"], chunk["try_number"], name=name)
+        assert row.key == "message" and row.state == "accepted" and row.try_number == 1
 
 
 def test_execution_timeout_during_the_send_makes_the_retry_fail_as_ambiguous(

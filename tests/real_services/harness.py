@@ -132,6 +132,10 @@ def _version_env(api_port: int) -> dict[str, str]:
             "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
             "AIRFLOW__API_AUTH__JWT_SECRET": uuid.uuid4().hex,
+            # A frozen try (SIGSTOP, tests of the ledger's fence) stops heartbeating: fail it after
+            # 20 s instead of 5 minutes, so its retry starts while it is still frozen.
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
         }
     # Airflow 2 refuses LocalExecutor on SQLite unless told that a test knows what it does (the
     # switch Airflow's own test suite uses). Our tests run one or two tasks at a time, which SQLite

@@ -1,12 +1,10 @@
 """A send task under the real scheduler + LocalExecutor: killed, failing or timed out on try 1.
 
 Every test runs for Sender25 and for xmailer (``mailbox``), on one shared stack. What a retry does
-after try 1 is the product's "nothing is sent twice" promise, which the send ledger (branch
-``ledger``: operator argument ``on_unknown_outcome``, ``AmbiguousSendError`` when try 1's outcome
-is unknown) delivers. Until it lands those tests first assert **today's** behaviour — the retry
-sends again, a real duplicate — and then end as ``xfail``; once the ledger is there they assert
-the promise instead. The harness itself (start, trigger, kill, retry, clear, XCom, logs) is
-asserted in every test before that point, so a broken harness fails today too.
+after try 1 is the product's "nothing is sent twice" promise, kept by the send ledger
+(``AmbiguousSendError`` when try 1's outcome is unknown, ``on_unknown_outcome="resend"`` to send
+again). The harness itself (start, trigger, kill, retry, clear, XCom, logs) is asserted in every
+test too.
 """
 
 from __future__ import annotations
@@ -15,14 +13,11 @@ from typing import Any
 
 import pytest
 
-from tests.real_services.conftest import Mailbox, Run, ledger_present
+from tests.real_services.conftest import Mailbox, Run
 from tests.real_services.dags.rs_send_scenarios import EXECUTION_TIMEOUT
 from tests.real_services.harness import AirflowStack, wait_for
 
 pytestmark = pytest.mark.real_services
-
-LEDGER = ledger_present()
-TODAY = "needs the send ledger (branch `ledger`): today the retry sends the e-mail again"
 
 
 def counts(mailbox: Mailbox, run: Run) -> list[int]:
@@ -84,9 +79,6 @@ def test_killed_after_the_send_returned_reuses_the_first_ids(
 
     state = run.wait()
     assert_retried_once(stack, run, killed_pid=pid)
-    if not LEDGER:
-        assert state == "success" and counts(mailbox, run) == [2, 2]
-        pytest.xfail(TODAY)
     assert state == "success"
     assert counts(mailbox, run) == [1, 1]
     assert xcom_ids(stack, mailbox, run) == first
@@ -97,9 +89,6 @@ def test_exception_after_the_send_reuses_the_first_ids(stack: AirflowStack, star
     state = run.wait()
     assert "failing on purpose after the send returned" in run.log(1)
     assert_retried_once(stack, run)
-    if not LEDGER:
-        assert state == "success" and counts(mailbox, run) == [2, 2]
-        pytest.xfail(TODAY)
     assert state == "success"
     assert counts(mailbox, run) == [1, 1]
     first = {r: mailbox.stored_ids(r)[0] for r in run.recipients}
@@ -115,19 +104,12 @@ def test_killed_while_the_answer_is_held_fails_ambiguous(stack: AirflowStack, st
 
     state = run.wait()
     assert_retried_once(stack, run, killed_pid=pid)
-    if not LEDGER:
-        assert state == "success" and counts(mailbox, run) == [2, 2]
-        pytest.xfail(TODAY)
     assert state == "failed"
     assert counts(mailbox, run) == [1, 1]
     assert "AmbiguousSendError" in run.log(2)
 
 
 def test_killed_while_the_answer_is_held_resends_when_asked(stack: AirflowStack, start_run, mailbox: Mailbox):
-    if not LEDGER:
-        pytest.xfail(
-            "needs the send ledger (branch `ledger`): no on_unknown_outcome, no DAG rs_*_inflight_resend"
-        )
     mailbox.hold_next_send()
     run = start_run(mailbox.name, "inflight_resend")
     pid = run.wait_marker("try1.started")
@@ -147,9 +129,6 @@ def test_execution_timeout_during_the_send_fails_ambiguous(stack: AirflowStack, 
     state = run.wait()
     assert "Timeout" in run.log(1)
     assert_retried_once(stack, run)
-    if not LEDGER:
-        assert state == "success" and counts(mailbox, run) == [2, 2]
-        pytest.xfail(TODAY)
     assert state == "failed"
     assert counts(mailbox, run) == [1, 1]
     assert "AmbiguousSendError" in run.log(2)
