@@ -361,6 +361,13 @@ def send_one(prepared: PreparedRow, pool: queue.SimpleQueue[Any], gate: SendGate
     what was queued: never sent again), or unknown.
     """
     gate.wait_turn()
+    try:
+        return _send_in_turn(prepared, pool, stop)
+    finally:
+        gate.turn_done()  # the rate permit runs out one second after the answer
+
+
+def _send_in_turn(prepared: PreparedRow, pool: queue.SimpleQueue[Any], stop: Stop) -> RowOutcome:
     if stop.event.is_set():  # nothing went out: a retry sends it
         return RowOutcome(
             prepared.index, "failed", prepared.recipients, error=stop.error, went_out=WentOut.NOTHING
@@ -385,8 +392,14 @@ def send_one(prepared: PreparedRow, pool: queue.SimpleQueue[Any], gate: SendGate
     return RowOutcome(prepared.index, "accepted", prepared.recipients, result, went_out=WentOut.SOME)
 
 
-def chunks(source: RowSource, size: int) -> Iterator[list[tuple[int, Mapping[str, Any] | InvalidRow]]]:
-    rows = iter(source)
+def chunks(
+    source: RowSource, size: int, partition: tuple[int, int] | None = None
+) -> Iterator[list[tuple[int, Mapping[str, Any] | InvalidRow]]]:
+    """The rows in chunks of ``size``; with ``partition=(index, count)`` only every ``count``-th row
+    from ``index`` (rows keep their index in the whole source)."""
+    rows: Iterator[tuple[int, Mapping[str, Any] | InvalidRow]] = iter(source)
+    if partition is not None:
+        rows = itertools.islice(rows, partition[0], None, partition[1])
     while chunk := list(itertools.islice(rows, size)):
         yield chunk
 
@@ -415,7 +428,7 @@ def send_batch(
     :raises BulkSendFailed: more rows failed (or ended unknown) than ``max_failed_rows``.
     :raises AmbiguousSendError: as above, some of them unknown.
     """
-    gate = SendGate(operator.rate_limit)
+    gate = SendGate(operator.rate_share(context))
     results_path = str(operator.results_path or default_results_path(context))
     chunk_size = operator.ledger_chunk_size or auto_chunk_size(total, operator.max_concurrency)
     progress = Progress(total, operator.log, interval=operator.progress_interval)
@@ -426,7 +439,7 @@ def send_batch(
         source.describe(),
         operator.service,
         operator.max_concurrency,
-        operator.rate_limit or "none",
+        gate.rate_limit or "none",
         attempt.where,
         chunk_size,
         len(attempt.earlier),
@@ -439,7 +452,8 @@ def send_batch(
     batch = Batch(operator, context, clients[0], attempt)
     fatal: BaseException | None = None
     try:
-        with ResultsWriter(results_path) as writer:
+        # the gate's ids are paged into this task's XComs too: a gate on any worker confirms the batch
+        with ResultsWriter(results_path, ti=context.get("ti")) as writer:
             executor = ThreadPoolExecutor(
                 operator.max_concurrency, thread_name_prefix=f"{operator.task_id}-send"
             )
@@ -448,7 +462,7 @@ def send_batch(
                 # While one chunk is in flight, the next is rendered and validated on this thread;
                 # it is marked `sending` and sent only once the previous one is settled, so a try
                 # that dies leaves at most one chunk unknown.
-                for rows in chunks(source, chunk_size):
+                for rows in chunks(source, chunk_size, operator.partition):
                     to_send = [p for p in (batch.triage(i, row, writer, progress) for i, row in rows) if p]
                     if in_flight is not None:
                         fatal = batch.settle(in_flight, writer, progress)
@@ -488,7 +502,10 @@ def send_batch(
         )
     if fatal is not None:
         raise fatal
-    return conclude(operator, batch, progress, results_path, attempt.where)
+    return {
+        **conclude(operator, batch, progress, results_path, attempt.where),
+        "gate_ids": writer.gate_reference(),
+    }
 
 
 def conclude(

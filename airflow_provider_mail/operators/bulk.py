@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mail._bulk.batch import NoLedger, PreparedRow, send_batch
-from airflow_provider_mail._bulk.gate import SendGate
+from airflow_provider_mail._bulk.gate import SendGate, rate_share
 from airflow_provider_mail._bulk.progress import DEFAULT_PROGRESS_INTERVAL, Progress
 from airflow_provider_mail._bulk.rows import RowSource
-from airflow_provider_mail._compat import BaseOperator
+from airflow_provider_mail._compat import BaseOperator, mapped_instance_count
 from airflow_provider_mail._ledger import Attempt, open_ledger
 from airflow_provider_mail._sender25.payload import build_send_message_payload
 from airflow_provider_mail._shared.mime import build_email_message
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 #: Worker threads (and pooled clients) by default: see :mod:`airflow_provider_mail._bulk.batch`.
 DEFAULT_MAX_CONCURRENCY = 8
-#: Up to this many accepted messages, the XCom carries their ids; above, only the results file.
+#: Up to this many accepted messages, the XCom carries their ids; above, only XCom pages (``gate_ids``).
 DEFAULT_XCOM_IDS_LIMIT = 1000
 BULK_TEMPLATE_FIELDS: tuple[str, ...] = ("rows", "from_email", "sender", "reply_to", "results_path")
 
@@ -42,12 +42,17 @@ class _BulkSend(BaseOperator):
 
     :param rows: the rows (templated).
     :param max_concurrency: worker threads, each with its own pooled client (default 8).
-    :param rate_limit: at most this many messages per second across this task's workers.
+    :param rate_limit: at most this many messages reach the service in any one second, for the whole
+        task: a mapped task's instances each pace themselves to an even share.
     :param max_failed_rows: rows that may fail (or end unknown) before the task fails (default 0).
     :param results_path: the JSONL results file (templated).
     :param progress_interval: seconds between progress lines in the log (default 10).
     :param ledger_chunk_size: rows per ledger chunk (default: 100 to 1,000, about 50 a batch).
-    :param xcom_ids_limit: above this many accepted rows the XCom holds no ids, only the results file.
+    :param xcom_ids_limit: above this many accepted rows the XCom holds no ids (the gate reads them from
+        XCom pages, ``gate_ids``).
+    :param partition: ``(index, count)``: send only rows ``index``, ``index + count``, ... of ``rows``
+        (keeping their row numbers), so that ``count`` mapped instances send one source between them:
+        ``.partial(rows=..., rate_limit=50).expand(partition=[(i, 4) for i in range(4)])``.
     """
 
     template_fields: Sequence[str] = BULK_TEMPLATE_FIELDS
@@ -69,6 +74,7 @@ class _BulkSend(BaseOperator):
         progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
         ledger_chunk_size: int | None = None,
         xcom_ids_limit: int = DEFAULT_XCOM_IDS_LIMIT,
+        partition: Sequence[int] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -84,10 +90,13 @@ class _BulkSend(BaseOperator):
         self.progress_interval = progress_interval
         self.ledger_chunk_size = ledger_chunk_size
         self.xcom_ids_limit = xcom_ids_limit
+        self.partition = _checked_partition(partition)
 
     def execute(self, context: Context) -> dict[str, Any]:
         source = RowSource(self.rows)
         total = source.count()
+        if total is not None and self.partition is not None:
+            total = len(range(self.partition[0], total, self.partition[1]))
         ti = context.get("ti")
         ledger = open_ledger(context, self.ledger)
         attempt: Attempt | NoLedger = (
@@ -104,6 +113,20 @@ class _BulkSend(BaseOperator):
             raise
         attempt.end()
         return xcom
+
+    def rate_share(self, context: Any) -> float | None:
+        """This instance's share of ``rate_limit``: the rate is for the whole (mapped) task.
+
+        :param context: the task context (the mapped task's length and this instance's map index).
+        """
+        if not self.rate_limit:
+            return self.rate_limit
+        instances = mapped_instance_count(context)
+        if instances:
+            return rate_share(self.rate_limit, getattr(context.get("ti"), "map_index", 0), instances)
+        if self.partition is not None:
+            return rate_share(self.rate_limit, self.partition[0], self.partition[1])
+        return self.rate_limit
 
     def after_chunk(self, progress: Progress) -> None:
         """Called after each chunk is settled in the ledger (a seam for tests and subclasses).
@@ -172,10 +195,12 @@ class Sender25BulkSendOperator(_BulkSend, Sender25SendEmailOperator):
         {"counts": {"total", "accepted", "sent_earlier", "failed", "unknown"},
          "results_path": "<JSONL of every row>", "failed_rows": [first 20 {row, to, error, code, text}],
          "ids_in_xcom": bool,
-         "messages": {recipient: {"id": int, "token": str}}}   # {} above xcom_ids_limit accepted
+         "messages": {recipient: {"id": int, "token": str}},   # {} above xcom_ids_limit accepted
+         "gate_ids": {...}}   # where the delivery gate finds every accepted id (XCom pages)
 
-    ``Sender25DeliverySensor(messages=<this XCom>)`` takes it as is (above ``xcom_ids_limit`` it reads the
-    accepted rows from the results file). The same recipient in two rows
+    ``Sender25DeliverySensor(messages=<this XCom>)`` takes it as is, whatever the batch: it reads the
+    accepted ids from XCom pages of this task (``gate_ids``), never from the results file. The same
+    recipient in two rows
     appears as ``"<recipient> (row <index>)"`` for the second.
 
     :param rows: the rows (templated).
@@ -194,13 +219,17 @@ class Sender25BulkSendOperator(_BulkSend, Sender25SendEmailOperator):
     :param tag: per-row template of Postal's tag.
     :param bounce: send as bounce messages.
     :param max_concurrency: worker threads, each with its own keep-alive connection (default 8).
-    :param rate_limit: at most this many messages per second across all workers (default: none).
+    :param rate_limit: at most this many messages reach the service in any one second, for the
+        whole task: a mapped task's instances each pace themselves to an even share (default: none).
     :param max_failed_rows: rows that may fail (or end unknown) before the task fails (default 0).
     :param results_path: the JSONL results file, local or object storage (templated); default
         ``$AIRFLOW_HOME/mail_bulk_results/<dag_id>/<run_id>/<task_id>.jsonl``.
     :param progress_interval: seconds between progress lines in the log (default 10).
     :param ledger_chunk_size: rows per ledger write (default: 100 to 1,000, about 50 writes a batch).
-    :param xcom_ids_limit: above this many accepted rows the XCom holds no ids, only the results file.
+    :param xcom_ids_limit: above this many accepted rows the XCom holds no ids (the gate reads them from
+        XCom pages, ``gate_ids``).
+    :param partition: ``(index, count)``: only rows ``index``, ``index + count``, ... (mapped instances
+        sending one source between them).
     :param on_unknown_outcome: ``"fail"`` (default) or ``"resend"`` rows an earlier try left unknown.
     :param ledger: where the send ledger lives (see the single-send operators).
     :param sender25_conn_id: the Sender25 connection (templated).
@@ -260,10 +289,11 @@ class XmailerBulkSendOperator(_BulkSend, XmailerSendEmailOperator):
     Returns (XCom)::
 
         {"counts": {...}, "results_path": ..., "failed_rows": [...], "ids_in_xcom": bool,
-         "sends": [{"queue_id", "accepted", "mail_from", "sent_at"}, ...]}  # [] above xcom_ids_limit
+         "sends": [{"queue_id", "accepted", "mail_from", "sent_at"}, ...],  # [] above xcom_ids_limit
+         "gate_ids": {...}}
 
-    ``XmailerDeliverySensor(messages=<this XCom>)`` takes it as is; above ``xcom_ids_limit`` the sensor
-    reads the accepted rows from the results file.
+    ``XmailerDeliverySensor(messages=<this XCom>)`` takes it as is, whatever the batch (from the XCom
+    pages named by ``gate_ids``).
 
     :param fail_on_refused: a row with any refused recipient counts as failed (its accepted
         recipients were still sent); by default only a row that reached nobody fails.
@@ -309,3 +339,24 @@ class XmailerBulkSendOperator(_BulkSend, XmailerSendEmailOperator):
 
 
 __all__ = ["Sender25BulkSendOperator", "XmailerBulkSendOperator"]
+
+
+def _checked_partition(partition: Sequence[int] | None) -> tuple[int, int] | None:
+    """``(index, count)`` checked, or ``None``.
+
+    :param partition: the ``partition`` argument.
+    :raises MailConfigurationError: not two whole numbers with ``0 <= index < count``.
+    """
+    if partition is None:
+        return None
+    try:
+        index, count = (int(part) for part in partition)
+    except (TypeError, ValueError):
+        raise MailConfigurationError(
+            f"partition must be (index, count), e.g. (0, 4), got {partition!r}"
+        ) from None
+    if count < 1 or not 0 <= index < count:
+        raise MailConfigurationError(
+            f"partition must be (index, count) with 0 <= index < count, got {partition!r}"
+        )
+    return index, count
