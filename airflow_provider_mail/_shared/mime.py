@@ -16,7 +16,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import formatdate, make_msgid
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from airflow_provider_mail._shared.addresses import (
     EmailAddress,
@@ -72,9 +72,7 @@ class BuiltMessage:
     @cached_property
     def message(self) -> EmailMessage:
         """The message read back as an ``EmailMessage`` (policy SMTP), for inspection."""
-        parsed = BytesParser(EmailMessage, policy=SMTP).parsebytes(self.data)
-        assert isinstance(parsed, EmailMessage)
-        return parsed
+        return cast(EmailMessage, BytesParser(EmailMessage, policy=SMTP).parsebytes(self.data))
 
 
 def build_email_message(
