@@ -16,7 +16,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import formatdate, make_msgid
 from functools import cached_property
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 from airflow_provider_mail._shared.addresses import (
     EmailAddress,
@@ -32,7 +32,7 @@ from airflow_provider_mail._shared.mime_wire import (
     date_header,
     message_id_header,
     multipart_header,
-    seven_bit_body,
+    text_body,
     text_header,
     text_part_headers,
 )
@@ -72,7 +72,7 @@ class BuiltMessage:
     @cached_property
     def message(self) -> EmailMessage:
         """The message read back as an ``EmailMessage`` (policy SMTP), for inspection."""
-        return cast(EmailMessage, BytesParser(EmailMessage, policy=SMTP).parsebytes(self.data))
+        return BytesParser(EmailMessage, policy=SMTP).parsebytes(self.data)
 
 
 def build_email_message(
@@ -208,7 +208,7 @@ class _Content(NamedTuple):
 
 def _stdlib_bytes(content: _Content) -> bytes:
     """The message built and serialised by the ``email`` package: the reference form, used for what
-    :func:`_wire_bytes` does not write itself (attachments, non-ASCII or long-lined bodies)."""
+    :func:`_wire_bytes` does not write itself (attachments, custom ``Content-*`` headers)."""
     message = EmailMessage(policy=SMTP)
     message["From"] = content.author.as_address()
     if content.to:
@@ -237,8 +237,7 @@ def _stdlib_bytes(content: _Content) -> bytes:
 def _wire_bytes(content: _Content) -> bytes | None:
     """The message written directly (:mod:`~airflow_provider_mail._shared.mime_wire`): the same bytes
     as :func:`_stdlib_bytes`; ``None`` for a message it leaves to the ``email`` package (attachments,
-    a body that is not 7-bit text, a custom ``Content-*`` or ``MIME-Version`` header, which the
-    package moves or drops)."""
+    a custom ``Content-*`` or ``MIME-Version`` header, which the package moves or drops)."""
     if content.attachments or any(
         name.lower().startswith("content-") or name.lower() == "mime-version" for name in content.headers
     ):
@@ -247,10 +246,8 @@ def _wire_bytes(content: _Content) -> bytes | None:
     html = content.html_body if content.html_body and content.html_body.strip() else None
     if plain is None:
         html = content.html_body or ""
-    plain_wire = None if plain is None else seven_bit_body(plain)
-    html_wire = None if html is None else seven_bit_body(html)
-    if (plain is not None and plain_wire is None) or (html is not None and html_wire is None):
-        return None
+    plain_part = None if plain is None else text_body(plain)
+    html_part = None if html is None else text_body(html)
     lines = [address_header("From", [content.author])]
     if content.to:
         lines.append(address_header("To", content.to))
@@ -265,28 +262,31 @@ def _wire_bytes(content: _Content) -> bytes | None:
     lines.append(date_header(content.date))
     lines.append(message_id_header(content.message_id))
     lines.extend(text_header(name, value) for name, value in content.headers.items())
-    if plain_wire is not None and html_wire is not None:
+    if plain_part is not None and html_part is not None:
         # the package's boundary: the same random draw and form (``_make_boundary``)
         boundary = "=" * 15 + f"{random.randrange(sys.maxsize):0{_BOUNDARY_WIDTH}d}" + "=="
-        if boundary in plain_wire or boundary in html_wire:
+        if boundary in plain_part[1] or boundary in html_part[1]:
             return None  # one chance in 10^19: the package picks another
         lines += [
             "MIME-Version: 1.0\r\n",
             multipart_header("alternative", boundary),
             f"\r\n--{boundary}\r\n",
-            text_part_headers("plain"),
+            text_part_headers("plain", plain_part[0]),
             "\r\n",
-            plain_wire,
+            plain_part[1],
             f"\r\n--{boundary}\r\n",
-            text_part_headers("html"),
+            text_part_headers("html", html_part[0]),
             "MIME-Version: 1.0\r\n\r\n",
-            html_wire,
+            html_part[1],
             f"\r\n--{boundary}--\r\n",
         ]
     else:
-        subtype, body = ("plain", plain_wire) if plain_wire is not None else ("html", html_wire)
-        lines += [text_part_headers(subtype), "MIME-Version: 1.0\r\n\r\n", body or ""]
-    return "".join(lines).encode("ascii")
+        subtype, part = ("plain", plain_part) if plain_part is not None else ("html", html_part)
+        if part is None:
+            return None  # no body at all (refused before, by build_email_message)
+        lines += [text_part_headers(subtype, part[0]), "MIME-Version: 1.0\r\n\r\n", part[1]]
+    # 8bit bodies hold their non-ASCII bytes as surrogate escapes, as the package's generator does
+    return "".join(lines).encode("ascii", "surrogateescape")
 
 
 def _header_list(addresses: list[EmailAddress]) -> list[Address]:

@@ -2,11 +2,11 @@
 
 Building an ``EmailMessage`` parses every header value into a token tree and folds it back again on
 output: most of the CPU time of a small message (issue 17: more than the official ``SmtpHook``'s whole
-build and send). For what almost every message is made of (one-line ASCII header values, ASCII bodies
-with lines of at most 78 characters) that round trip returns the value unchanged, so these functions
-write it directly. Anything else (a value to encode or fold, a structured header the package rewrites)
-is handed to the ``email`` package's own folding, header by header, so the output is the same bytes
-in every case; ``tests/_shared/test_mime_wire.py`` holds the two side by side.
+build and send). For what almost every header is (a one-line ASCII value) that round trip returns the
+value unchanged, so these functions write it directly. Any other value (one to encode or fold, a
+structured header the package rewrites) is handed to the ``email`` package's own folding, header by
+header, and text bodies to its own encoder, without the message object around them: the output is
+the same bytes in every case (``tests/_shared/test_mime_wire.py`` holds the two side by side).
 
 Pure: no I/O.
 """
@@ -14,6 +14,8 @@ Pure: no I/O.
 from __future__ import annotations
 
 import re
+from email.contentmanager import _encode_text  # type: ignore[attr-defined]
+from email.generator import NLCRE as _NEWLINE  # type: ignore[attr-defined]
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.policy import SMTP as _STDLIB_SMTP
 
@@ -128,27 +130,27 @@ def as_addresses(addresses: list[EmailAddress]) -> list[Address]:
     return [a.as_address() for a in addresses]
 
 
-def seven_bit_body(text: str) -> str | None:
-    """The body as ``set_content`` writes a ``7bit`` text (CRLF lines, a final CRLF), or ``None``
-    when the package would choose another transfer encoding (non-ASCII, a line over 78 characters).
+def text_body(text: str) -> tuple[str, str]:
+    """A text body as ``set_content`` encodes it and the generator writes it: its transfer encoding
+    (``7bit``, ``8bit``, ``quoted-printable`` or ``base64``, the package's own choice) and the lines
+    with CRLF endings (non-ASCII bytes of ``8bit`` as surrogate escapes).
 
     :param text: the body.
     """
-    if not text.isascii():
-        return None
-    # bytes.splitlines, as the package's encoder: only CR, LF and CRLF end a line here
-    lines = text.encode("ascii").splitlines()
-    if any(len(line) > MAX_LINE for line in lines):
-        return None
-    return "\r\n".join(line.decode("ascii") for line in lines) + "\r\n"
+    # the package's encoder itself (the choice between the encodings is its heuristics, not ours);
+    # only the generic message object around it is skipped
+    cte, payload = _encode_text(text, "utf-8", None, SMTP)
+    lines = _NEWLINE.split(payload)
+    return cte, "".join(line + "\r\n" for line in lines[:-1]) + lines[-1]
 
 
-def text_part_headers(subtype: str) -> str:
-    """``Content-Type`` and ``Content-Transfer-Encoding`` of a ``7bit`` UTF-8 text part.
+def text_part_headers(subtype: str, cte: str) -> str:
+    """``Content-Type`` and ``Content-Transfer-Encoding`` of a UTF-8 text part.
 
     :param subtype: ``plain`` or ``html``.
+    :param cte: the transfer encoding (from :func:`text_body`).
     """
-    return f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: 7bit\r\n'
+    return f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: {cte}\r\n'
 
 
 def multipart_header(subtype: str, boundary: str) -> str:

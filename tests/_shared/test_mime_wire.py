@@ -2,7 +2,7 @@
 
 Each message is built twice from the same checked arguments, Date, Message-ID and random state: by
 the direct writer and by the ``EmailMessage`` reference. Where the writer declines (attachments,
-8-bit bodies) the builder falls back to the reference, which is checked too.
+custom ``Content-*`` headers) the builder falls back to the reference, which is checked too.
 """
 
 from __future__ import annotations
@@ -54,9 +54,13 @@ MESSAGES = [
     ("mime-version-header", {"headers": {"MIME-Version": "1.0"}}, False),
     ("crlf-body", {"plain_body": "a\r\nb\rc\n\n.d\nFrom x\n"}, True),
     ("body-78", {"plain_body": "b" * 78 + "\n" + "c" * 78}, True),
-    ("body-79", {"plain_body": "b" * 79}, False),
+    ("body-79", {"plain_body": "b" * 79}, True),
+    ("long-html-line", {"html_body": "<p>" + "ação " * 200 + "</p>\n" * 12}, True),
+    ("base64-body", {"plain_body": "日本語のテキスト\n" * 20, "html_body": "<p>😀</p>"}, True),
+    ("8bit-body-with-cr", {"plain_body": "olá\rmundo\r\n.\n", "html_body": "é"}, True),
+    ("qp-short-body", {"plain_body": "é" * 60}, True),
     ("vertical-tab-body", {"plain_body": "a\x0bb\x0cc\x1cd"}, True),
-    ("non-ascii-body", {"plain_body": "olá\n", "html_body": "<p>ação</p>"}, False),
+    ("non-ascii-body", {"plain_body": "olá\n", "html_body": "<p>ação</p>"}, True),
     ("boundary-like-body", {"plain_body": "--===============1==\n", "html_body": "--x--"}, True),
     (
         "attachments",
