@@ -14,6 +14,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from email.contentmanager import _encode_text  # type: ignore[attr-defined]
 from email.generator import NLCRE as _NEWLINE  # type: ignore[attr-defined]
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
@@ -66,6 +67,22 @@ def folded(name: str, value: object) -> str:
     return SMTP.header_factory(name, value).fold(policy=SMTP)
 
 
+#: Folded lines kept for values seen again (a loop of sends repeats its From and often its Subject):
+#: at most this many, of values at most ``_CACHED_LENGTH`` characters, so the memory stays bounded.
+_CACHED_LINES = 256
+_CACHED_LENGTH = 998
+
+
+@lru_cache(maxsize=_CACHED_LINES)
+def _folded_text(name: str, value: str) -> str:
+    return folded(name, value)
+
+
+@lru_cache(maxsize=_CACHED_LINES)
+def _folded_addresses(name: str, addresses: tuple[EmailAddress, ...]) -> str:
+    return folded(name, as_addresses(list(addresses)))
+
+
 def text_header(name: str, value: str) -> str:
     """An unstructured header line (``Subject``, a custom ``X-`` header), folded as the package does.
 
@@ -79,7 +96,7 @@ def text_header(name: str, value: str) -> str:
         and "=?" not in value
     ):
         return f"{name}: {value}\r\n"
-    return folded(name, value)
+    return _folded_text(name, value) if len(value) <= _CACHED_LENGTH else folded(name, value)
 
 
 def message_id_header(message_id: str) -> str:
@@ -119,6 +136,8 @@ def address_header(name: str, addresses: list[EmailAddress]) -> str:
         for a in addresses
     ):
         return f"{name}: {value}\r\n"
+    if len(value) <= _CACHED_LENGTH:
+        return _folded_addresses(name, tuple(addresses))
     return folded(name, as_addresses(addresses))
 
 
