@@ -14,11 +14,11 @@ Pure: no I/O.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from email.contentmanager import _encode_text  # type: ignore[attr-defined]
 from email.generator import NLCRE as _NEWLINE  # type: ignore[attr-defined]
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.policy import SMTP as _STDLIB_SMTP
+from functools import lru_cache
 
 from airflow_provider_mail._shared.addresses import EmailAddress
 
