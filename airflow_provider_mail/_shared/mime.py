@@ -208,7 +208,7 @@ class _Content(NamedTuple):
 
 def _stdlib_bytes(content: _Content) -> bytes:
     """The message built and serialised by the ``email`` package: the reference form, used for what
-    :func:`_wire_bytes` does not write itself (attachments, custom ``Content-*`` headers)."""
+    :func:`_wire_bytes` does not write itself (custom ``Content-*`` headers)."""
     message = EmailMessage(policy=SMTP)
     message["From"] = content.author.as_address()
     if content.to:
@@ -236,11 +236,9 @@ def _stdlib_bytes(content: _Content) -> bytes:
 
 def _wire_bytes(content: _Content) -> bytes | None:
     """The message written directly (:mod:`~airflow_provider_mail._shared.mime_wire`): the same bytes
-    as :func:`_stdlib_bytes`; ``None`` for a message it leaves to the ``email`` package (attachments,
-    a custom ``Content-*`` or ``MIME-Version`` header, which the package moves or drops)."""
-    if content.attachments or any(
-        name.lower().startswith("content-") or name.lower() == "mime-version" for name in content.headers
-    ):
+    as :func:`_stdlib_bytes`; ``None`` for a message it leaves to the ``email`` package (a custom
+    ``Content-*`` or ``MIME-Version`` header, which the package moves or drops)."""
+    if any(name.lower().startswith("content-") or name.lower() == "mime-version" for name in content.headers):
         return None
     plain = content.plain_body if content.plain_body and content.plain_body.strip() else None
     html = content.html_body if content.html_body and content.html_body.strip() else None
@@ -263,12 +261,11 @@ def _wire_bytes(content: _Content) -> bytes | None:
     lines.append(message_id_header(content.message_id))
     lines.extend(text_header(name, value) for name, value in content.headers.items())
     if plain_part is not None and html_part is not None:
-        # the package's boundary: the same random draw and form (``_make_boundary``)
-        boundary = "=" * 15 + f"{random.randrange(sys.maxsize):0{_BOUNDARY_WIDTH}d}" + "=="
+        # the package's boundaries: the same random draws, in the same order, and form
+        boundary = _boundary()
         if boundary in plain_part[1] or boundary in html_part[1]:
             return None  # one chance in 10^19: the package picks another
-        lines += [
-            "MIME-Version: 1.0\r\n",
+        body = [
             multipart_header("alternative", boundary),
             f"\r\n--{boundary}\r\n",
             text_part_headers("plain", plain_part[0]),
@@ -280,11 +277,48 @@ def _wire_bytes(content: _Content) -> bytes | None:
             html_part[1],
             f"\r\n--{boundary}--\r\n",
         ]
+        if not content.attachments:
+            return _encoded([*lines, "MIME-Version: 1.0\r\n", *body])
     else:
         subtype, part = ("plain", plain_part) if plain_part is not None else ("html", html_part)
         if part is None:
             return None  # no body at all (refused before, by build_email_message)
-        lines += [text_part_headers(subtype, part[0]), "MIME-Version: 1.0\r\n\r\n", part[1]]
+        if not content.attachments:
+            return _encoded(
+                [*lines, text_part_headers(subtype, part[0]), "MIME-Version: 1.0\r\n\r\n", part[1]]
+            )
+        body = [text_part_headers(subtype, part[0]), "\r\n", part[1]]
+    # With attachments the package turns the message into multipart/mixed: the text (or the
+    # alternative) becomes its first part, MIME-Version stays at the top, each attachment is a part
+    # of its own (made and written by the package: base64 and RFC 2231 file names are its business).
+    parts = ["".join(body), *(_attachment_part(attachment) for attachment in content.attachments)]
+    boundary = _boundary()
+    if any(boundary in part for part in parts):
+        return None
+    lines += ["MIME-Version: 1.0\r\n", multipart_header("mixed", boundary), f"\r\n--{boundary}\r\n"]
+    lines.append(f"\r\n--{boundary}\r\n".join(parts))
+    lines.append(f"\r\n--{boundary}--\r\n")
+    return _encoded(lines)
+
+
+def _boundary() -> str:
+    """A multipart boundary as the ``email`` package draws it (``Generator._make_boundary``)."""
+    return "=" * 15 + f"{random.randrange(sys.maxsize):0{_BOUNDARY_WIDTH}d}" + "=="
+
+
+def _attachment_part(attachment: Attachment) -> str:
+    """One attachment's part as ``EmailMessage.add_attachment`` makes it and the generator writes it."""
+    part = EmailMessage(policy=SMTP)
+    maintype, subtype, params = attachment.content_type_parts()
+    part.set_content(
+        attachment.data, maintype=maintype, subtype=subtype, filename=attachment.name, params=params
+    )
+    if "content-disposition" not in part:
+        part["Content-Disposition"] = "attachment"
+    return part.as_bytes(policy=SMTP).decode("ascii", "surrogateescape")
+
+
+def _encoded(lines: list[str]) -> bytes:
     # 8bit bodies hold their non-ASCII bytes as surrogate escapes, as the package's generator does
     return "".join(lines).encode("ascii", "surrogateescape")
 

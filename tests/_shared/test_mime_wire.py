@@ -1,8 +1,8 @@
 """The directly written message is the same bytes as the ``email`` package's (the form before issue 17).
 
 Each message is built twice from the same checked arguments, Date, Message-ID and random state: by
-the direct writer and by the ``EmailMessage`` reference. Where the writer declines (attachments,
-custom ``Content-*`` headers) the builder falls back to the reference, which is checked too.
+the direct writer and by the ``EmailMessage`` reference. Where the writer declines (a custom
+``Content-*`` header) the builder falls back to the reference, which is checked too.
 """
 
 from __future__ import annotations
@@ -65,9 +65,31 @@ MESSAGES = [
     (
         "attachments",
         {"attachments": [("relatório.csv", b"a,b\n" * 50, "text/csv"), ("a.bin", b"\0\1", None)]},
+        True,
+    ),
+    ("attachment-html", {"html_body": "<p>x</p>", "attachments": [("x.txt", b"x", "text/plain")]}, True),
+    (
+        "alternative-and-attachments",
+        {
+            "plain_body": "olá",
+            "html_body": "<p>" + "x" * 100 + "</p>",
+            "attachments": [
+                ("ü" * 80 + ".pdf", b"%PDF" * 300, "application/pdf"),
+                ("b.csv", b"a", "text/csv; charset=utf-8"),
+            ],
+        },
+        True,
+    ),
+    (
+        "attachment-8bit-body",
+        {"plain_body": "ação\n", "attachments": [("a.txt", "texto é".encode(), None)]},
+        True,
+    ),
+    (
+        "content-header-attachment",
+        {"headers": {"Content-Language": "pt"}, "attachments": [("a.txt", b"x", None)]},
         False,
     ),
-    ("attachment-html", {"html_body": "<p>x</p>", "attachments": [("x.txt", b"x", "text/plain")]}, False),
 ]
 
 
@@ -103,9 +125,21 @@ def test_the_direct_writer_gives_the_email_packages_bytes(arguments, direct):
 
 
 def test_the_builder_sends_the_reference_form_when_the_writer_declines():
-    built = mime.build_email_message(**BASE, attachments=[("a.txt", b"x", "text/plain")])
+    arguments = {"headers": {"Content-Language": "pt"}, "attachments": [("a.txt", b"x", "text/plain")]}
+    built = mime.build_email_message(**BASE, **arguments)
     assert [p.get_filename() for p in built.message.iter_attachments()] == ["a.txt"]
     assert built.as_bytes().endswith(b"--\r\n")
+    assert mime._wire_bytes(content(**arguments)) is None
+
+
+def test_built_messages_carry_the_direct_form():
+    """``build_email_message`` sends what the writer wrote (fixed Date, Message-ID and boundaries aside)."""
+    arguments = {"html_body": "<p>olá</p>", "attachments": [("a.txt", b"x", None)]}
+    random.seed(3)
+    built = mime.build_email_message(**BASE, **arguments)
+    random.seed(3)  # make_msgid draws first, then the boundary
+    checked = content(**arguments)._replace(date=built.message["Date"], message_id=f"<{built.message_id}>")
+    assert built.as_bytes() == mime._wire_bytes(checked)
 
 
 #: Characters that change how the ``email`` package writes a value.
