@@ -107,3 +107,37 @@ def test_dedupe_keeps_the_first_place_case_insensitively():
     assert [a.addr_spec for a in kept_to] == ["A@example.org", "b@example.org"]
     assert [a.addr_spec for a in kept_cc] == ["c@example.org"]
     assert kept_bcc == []
+
+
+def test_the_common_address_forms_are_read_as_parseaddr_reads_them():
+    """The direct reading of ``a@b.c`` and ``Name <a@b.c>`` gives what ``parseaddr`` gives."""
+    import random
+    from email.utils import parseaddr
+
+    from airflow_provider_mail._shared.addresses import _COMMON_ADDRESS
+
+    good = ["ana", "B", "x-y", "o'k", "a+b", "#", "{", "example", "-", "xn--bcher-kva", ".", " "]
+    bad = ['"', ",", ";", "(", ")", "\\", "[", "]", ":", "é", "\t", "=?", "..", "  ", "<", ">", "@"]
+    rng = random.Random(3)
+    matched = 0
+
+    def text(most: int) -> str:
+        pieces = [rng.choice(bad if rng.random() < 0.1 else good) for _ in range(rng.randint(1, most))]
+        return "".join(pieces)
+
+    values = ["Bo  B <b@x.org>", "Bo B<b@x.org>", " Bo B <b@x.org> ", '"Bo" <b@x.org>', "B <b@x.org>>"]
+    values += ["(c) b@x.org", "b@x.org (c)", "B. <b@x.org>", "<b@x.org>", "b@x.org.", "b@@x.org"]
+    for _ in range(5000):
+        address = f"{text(2)}@{text(2)}.{text(1)}"
+        values.append(rng.choice([address, f"{text(3)} <{address}>", f"{text(3)}{address}{text(1)}"]))
+    for value in values:
+        common = _COMMON_ADDRESS.match(value.strip())
+        if common is None:
+            continue
+        matched += 1
+        name, local, domain = common.group(1) or "", common.group(2), common.group(3)
+        assert parseaddr(value.strip()) == (name, f"{local}@{domain}"), value
+        assert ("<" in value) == (">" in value), value
+    for value in ("ana@example.org", "Ana B <ana@example.org>", " o'k+x@a-b.example.org "):
+        assert _COMMON_ADDRESS.match(value.strip()), value
+    assert matched > 50
