@@ -27,6 +27,7 @@ BENCHMARKS = (
     ("gate_adaptive", "delivery_gate_adaptive"),
     ("gate_scale", "gate_scale"),
     ("smtp", "smtp_session"),
+    ("ledger", "ledger_cost"),
 )
 #: Run on their own (``make bench-celery``: the Celery stack, minutes), smoked with the rest.
 SEPARATE = (("celery", "celery_scale"),)
@@ -267,6 +268,7 @@ LISTED_AS_THEY_COME = {
     "gate_adaptive": "adaptive delivery gate",
     "gate_scale": "delivery gate at scale",
     "smtp": "SMTP session: XmailerSmtpHook vs Airflow's SmtpHook",
+    "ledger": "send ledger cost",
 }
 
 
