@@ -31,6 +31,8 @@ SENDER25_EVENTS = (
     "SendLimitApproaching",
     "SendLimitExceeded",
 )
+#: The events about one message (the others are about a domain or the server).
+MESSAGE_EVENTS = frozenset(name for name in SENDER25_EVENTS if name.startswith("Message"))
 #: Longer than Postal's retry span (~36 min) with room for a queue backlog on Postal's side.
 DEFAULT_MAX_AGE_SECONDS = 2 * 3600.0
 #: Clock skew tolerated for a timestamp in the future.

@@ -27,7 +27,12 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from airflow_provider_mail._webhooks.envelope import DEFAULT_MAX_BODY_BYTES, event_extra, parse_envelope
+from airflow_provider_mail._webhooks.envelope import (
+    DEFAULT_MAX_BODY_BYTES,
+    MESSAGE_EVENTS,
+    event_extra,
+    parse_envelope,
+)
 from airflow_provider_mail._webhooks.refusal import WebhookRefused
 from airflow_provider_mail._webhooks.signature import verify_signature
 from airflow_provider_mail.exceptions import MailProviderError
@@ -39,18 +44,6 @@ log = logging.getLogger(__name__)
 
 _ROUTE = re.compile(r"^/webhooks/sender25/([^/]{1,600})/?$")
 _CONN_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
-#: Events about one message: the receiver reads that message's X-Airflow-Trace through the hook.
-_MESSAGE_EVENTS = frozenset(
-    {
-        "MessageSent",
-        "MessageDelayed",
-        "MessageDeliveryFailed",
-        "MessageHeld",
-        "MessageBounced",
-        "MessageLinkClicked",
-        "MessageLoaded",
-    }
-)
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -159,7 +152,7 @@ class Sender25WebhookReceiver:
             raise _Duplicate
         extra = event_extra(envelope, conn_id=conn_id)
         extra["trace"] = None
-        if envelope.event in _MESSAGE_EVENTS:
+        if envelope.event in MESSAGE_EVENTS:
             extra["trace"] = await asyncio.to_thread(lookup_trace, conn, extra["message_id"])
         recorded = await asyncio.to_thread(
             record_webhook_event,
