@@ -22,7 +22,7 @@ author = "airflow-provider-mail contributors"
 copyright = "the airflow-provider-mail contributors"
 release = version = __version__
 
-extensions = ["sphinx.ext.autodoc", "sphinx.ext.viewcode", "provider_tables"]
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.viewcode", "provider_tables", "readme_section"]
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
 html_static_path: list[str] = []
