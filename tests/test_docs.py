@@ -85,7 +85,16 @@ def test_the_site_builds_with_warnings_as_errors(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     index = (tmp_path / "html" / "index.html").read_text()
-    for page in ("connections/sender25", "operators/bulk", "errors", "exactly-once", "api", "changelog"):
+    for page in (
+        "connections/sender25",
+        "operators/bulk",
+        "errors",
+        "exactly-once",
+        "events",
+        "scale",
+        "api",
+        "changelog",
+    ):
         assert f'href="{page}.html"' in index
     config = (tmp_path / "html" / "configuration.html").read_text()
     assert "send_ledger_retention_days" in config
