@@ -2,7 +2,8 @@
 
 Every error is a :class:`MailProviderError` (an ``AirflowException``). Errors that cannot succeed
 when the task is simply run again also derive from ``AirflowFailException``, so Airflow fails the
-task **without** using its retries (marked *fatal* below)::
+task **without** using its retries (marked *fatal* below: they derive from
+:class:`FatalMailProviderError`)::
 
     MailProviderError                       base of everything raised by this provider
     ├── MailConfigurationError          *   the connection or arguments are wrong (names the fix)
@@ -12,10 +13,16 @@ task **without** using its retries (marked *fatal* below)::
     │   └── AwaitedMessagesUnavailable  *   what a delivery gate awaits is not readable from here (a
     │                                       results file on another machine, deleted XCom pages)
     ├── MailValidationError             *   a message argument is invalid (code + text), found before sending
+    │   └── SendLedgerRowChanged        *   a bulk row stands where an earlier try sent one to the same
+    │                                       recipients with other content: not sent (code RowChanged)
     ├── AmbiguousSendError              *   a send may or may not have been accepted: never retried
     ├── DeliveryFailedError             *   the delivery gate saw a hard failure, bounce, cancel (or hold)
     ├── SendLedgerError                 *   the send ledger's record is corrupt, foreign or unreadable as ours
+    │   └── SendLedgerFenced            *   a newer try claimed the ledger: this stale try stops before
+    │                                       its next send (the newer try carries on)
     ├── SendLedgerUnavailable               the send ledger could not be read or written (nothing was sent)
+    ├── ServiceAskedToWait                  a 429 asked a batch to wait longer than it can: it stopped,
+    │                                       nothing more was sent; a retry after the wait sends the rest
     ├── BulkSendFailed                      more rows of a bulk send failed than max_failed_rows allows
     ├── Sender25ApiError                    the API answered with an error envelope (code + message)
     │   ├── Sender25AuthError           *   AccessDenied, InvalidServerAPIKey, ServerSuspended

@@ -22,7 +22,7 @@ author = "airflow-provider-mail contributors"
 copyright = "the airflow-provider-mail contributors"
 release = version = __version__
 
-extensions = ["sphinx.ext.autodoc", "sphinx.ext.viewcode", "provider_tables"]
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.viewcode", "provider_tables", "readme_section"]
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
 html_static_path: list[str] = []
@@ -46,24 +46,3 @@ nitpick_ignore_regex = [
     (r"py:.*", r"airflow_provider_mail\.operators\.bulk\.PreparedRow"),
     (r"py:.*", r"airflow_provider_mail\.testing\.(sender25|xmailer)\.\w+\.\w+"),
 ]
-
-#: Pages written by other work that may not be there yet: listed in the index's "More" toctree when
-#: present, left out (without a warning) when not.
-OPTIONAL_PAGES = ("events", "scale")
-
-
-def _optional_pages(app, docname: str, source: list[str]) -> None:
-    if docname != "index":
-        return
-    present = "".join(f"   {name}\n" for name in OPTIONAL_PAGES if (HERE / f"{name}.rst").exists())
-    source[0] = source[0].replace("   .. optional pages\n", present)
-
-
-def _reread_index(app, env, added, changed, removed) -> list[str]:
-    # The index's toctree depends on which optional pages exist, which Sphinx does not track.
-    return ["index"]
-
-
-def setup(app) -> None:
-    app.connect("source-read", _optional_pages)
-    app.connect("env-get-outdated", _reread_index)

@@ -85,10 +85,35 @@ def test_the_site_builds_with_warnings_as_errors(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     index = (tmp_path / "html" / "index.html").read_text()
-    for page in ("connections/sender25", "operators/bulk", "errors", "exactly-once", "api", "changelog"):
+    for page in (
+        "connections/sender25",
+        "operators/bulk",
+        "errors",
+        "exactly-once",
+        "events",
+        "scale",
+        "api",
+        "changelog",
+    ):
         assert f'href="{page}.html"' in index
     config = (tmp_path / "html" / "configuration.html").read_text()
     assert "send_ledger_retention_days" in config
+    # the exactly-once page is the README's section, word for word (included, not copied)
+    page = _words(re.sub(r"<[^>]+>", " ", (tmp_path / "html" / "exactly-once.html").read_text()))
+    section = (ROOT / "README.md").read_text().split("\n## Exactly once\n")[1].split("\n## ")[0]
+    assert _words(section) in page
+
+
+def _words(text: str) -> str:
+    import html
+
+    return " ".join(re.findall(r"[\w…]+", html.unescape(text).replace("\u2019", "'")))
+
+
+def test_the_exactly_once_page_includes_the_readme_section():
+    page = (DOCS / "exactly-once.rst").read_text()
+    assert ".. readme-section:: Exactly once" in page
+    assert "Airflow runs" not in page  # no second copy of the text
 
 
 def _vocabulary() -> list[str]:

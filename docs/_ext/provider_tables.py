@@ -1,7 +1,8 @@
 """Tables generated from the code, so the docs cannot drift from it.
 
 * ``.. connection-extras:: sender25``: the extras of a connection type, from the one form declaration
-  the hooks and ``get_provider_info`` also use (:mod:`airflow_provider_mail._shared.fields`).
+  the hooks and ``get_provider_info`` also use (:mod:`airflow_provider_mail._shared.fields`);
+  ``:prefix: webhook_`` keeps only the extras whose name starts with it.
 * ``.. provider-config::``: the ``[mail_provider]`` options with their description, type, default and
   example, from ``get_provider_info()["config"]`` (what ``airflow config list`` shows).
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from docutils import nodes
-from docutils.parsers.rst import Directive
+from docutils.parsers.rst import Directive, directives
 from docutils.statemachine import StringList
 
 
@@ -40,13 +41,17 @@ class _Generated(Directive):
 
 class ConnectionExtras(_Generated):
     required_arguments = 1
+    option_spec = {"prefix": directives.unchanged}
 
     def run(self) -> list[nodes.Node]:
         from airflow_provider_mail._shared.fields import CONNECTION_FORMS
 
         form = CONNECTION_FORMS[self.arguments[0]]
         rows = []
+        prefix = self.options.get("prefix", "")
         for extra in form.extras:
+            if not extra.name.startswith(prefix):
+                continue
             choices = f" One of {', '.join(_literal(c) for c in extra.choices)}." if extra.choices else ""
             example = f" Example: ``{extra.placeholder}``." if extra.placeholder else ""
             rows.append(
