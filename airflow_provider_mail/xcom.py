@@ -91,12 +91,14 @@ class BulkSendResult(_BulkSendKeys, total=False):
     """A bulk send's XCom: counts, where the per-row results are, and the ids while they are few.
 
     ``messages`` (Sender25) or ``sends`` (xmailer) hold the accepted messages' ids when there are at most
-    ``xcom_ids_limit`` of them (``ids_in_xcom`` is then true); above it they are only in the results file,
-    which the delivery sensors read.
+    ``xcom_ids_limit`` of them (``ids_in_xcom`` is then true). Whatever the batch, every accepted id is
+    also in XCom pages of the bulk task that ``gate_ids`` locates (``None`` where no page could be
+    written, e.g. outside a task): the delivery sensors read those, on any worker.
     """
 
     messages: dict[str, Sender25MessageIds]
     sends: list[dict[str, Any]]
+    gate_ids: dict[str, Any] | None
 
 
 class _BulkResultKeys(TypedDict):

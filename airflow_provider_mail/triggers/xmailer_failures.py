@@ -3,7 +3,7 @@ rows into asset events, each failure exactly once.
 
 Every ``poll_interval`` it makes **one** report request (failed rows of the last ``lookback`` seconds) for
 the connection, whatever number of DAGs watch the asset: the helper
-:func:`airflow_provider_mail.webhooks.xmailer_failure_asset` gives one asset and one trigger per connection,
+:func:`airflow_provider_mail.webhooks.xmailer_bounce_asset` gives one asset and one trigger per connection,
 and Airflow runs one trigger for equal kwargs. Each failed row not emitted before yields one event.
 
 Where the cursor lives (see :mod:`airflow_provider_mail._webhooks.xmailer_failures`): the keys of the
