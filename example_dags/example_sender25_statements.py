@@ -77,14 +77,15 @@ def example_sender25_statements():
     @task(trigger_rule="all_done")
     def report(sent: dict | None, deliveries: dict | None) -> dict:
         """Who was not sent, and whose message did not arrive (bounced, failed, held)."""
-        from airflow_provider_mail.xcom import iter_bulk_results
+        from airflow_provider_mail.xcom import iter_bulk_results, iter_gate_outcomes
 
         not_sent = []
         if sent:
             not_sent = [r for r in iter_bulk_results(sent["results_path"]) if r["status"] != "accepted"]
+        # the gate's XCom holds counts and the first failures; every outcome is read page by page
         undelivered = {
             entry.get("recipient") or message_id: entry.get("status")
-            for message_id, entry in (deliveries or {}).items()
+            for message_id, entry in (iter_gate_outcomes(deliveries) if deliveries else ())
             if entry.get("status") != "delivered"
         }
         counts = (sent or {}).get("counts", {})
