@@ -432,6 +432,37 @@ def test_latency_holds_back_the_greeting_and_auth_too(make_xmailer):
     client.quit()
 
 
+def test_the_end_of_data_round_trip_counts_from_the_arrival_not_from_a_busy_loop(make_xmailer, monkeypatch):
+    """The relay's one event loop may be busy with other connections when a message's end arrives:
+    that wait is part of the emulated round trip, not added to it (concurrent sessions would
+    otherwise pay the emulator's own CPU on top of the latency). No timing is asserted: the loop is
+    held for at least 0.1 s (a sleep's minimum is certain), so the wait left is at most 0.05 s."""
+    import asyncio
+
+    from airflow_provider_mail.testing.xmailer import smtp as relay_module
+
+    emulator = make_xmailer(smtp_tls="none")
+    requested: list[float] = []
+
+    class RecordingAsyncio:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(asyncio, name)
+
+        async def sleep(self, seconds: float) -> None:
+            requested.append(seconds)
+
+    def busy_then_latency() -> float:
+        time.sleep(0.1)  # the loop serves other connections first
+        return 0.15
+
+    with smtp(emulator) as client:
+        monkeypatch.setattr(relay_module, "asyncio", RecordingAsyncio())
+        monkeypatch.setattr(emulator._relay_handler, "delay", busy_then_latency)
+        assert client.sendmail("bill@example.com", ["ana@example.org"], MESSAGE) == {}
+    assert len(requested) == 1
+    assert requested[0] <= 0.05 + 1e-9
+
+
 def test_auth_tempfail_answers_454_to_every_auth_of_the_connection(xmailer_emulator):
     xmailer_emulator.smtp_inject("auth_tempfail")
     with pytest.raises(smtplib.SMTPAuthenticationError) as info, smtp(xmailer_emulator):

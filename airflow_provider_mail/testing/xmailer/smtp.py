@@ -220,8 +220,11 @@ class RelayHandler:
         """Queue the message and answer with its queue id (or meet a DATA fault)."""
         delay = self.delay()
         if delay:
-            # Awaited on the relay's event loop: other sessions go on meanwhile.
-            await asyncio.sleep(delay)
+            # Awaited on the relay's event loop: other sessions go on meanwhile. Counted from when
+            # the end of the data arrived (RelaySMTP.data_received), not from now: time spent
+            # serving other connections first is part of the round trip, not added to it.
+            arrived = getattr(server, "input_at", 0.0) or server.loop.time()
+            await asyncio.sleep(max(0.0, arrived + delay - server.loop.time()))
         if self.faults.take("tempfail_data"):
             return TEMPFAIL_DATA_REPLY
         transport = server.transport

@@ -51,6 +51,8 @@ class RelaySMTP(SMTP):
         self.too_many = False  # this connection answers every MAIL with 421 (Exim's per-connection limit)
         self._greeted = False
         self._held: list[bytes] = []
+        #: loop time the last bytes arrived: an emulated round trip runs from there (see data_received)
+        self.input_at = 0.0
 
     def _create_session(self) -> Session:
         return QuietSession(self.loop)
@@ -61,6 +63,18 @@ class RelaySMTP(SMTP):
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        """Note when the client's bytes arrived, then read them as aiosmtpd does.
+
+        The relay's one event loop serves every connection in turn; a round trip counted from when
+        a handler gets to run would add the time other connections' commands took before it (the
+        emulator's own CPU, queued) to every concurrent session's latency. Counted from the arrival,
+        concurrent sessions each see the configured latency, as from a relay that serves its
+        connections in parallel processes (Exim forks one per connection).
+        """
+        self.input_at = self.loop.time()
+        super().data_received(data)
 
     async def push(self, status: AnyStr) -> None:
         """Write a multi-line reply (``250-…`` lines, then ``250 …``) in one segment, as Exim does.
