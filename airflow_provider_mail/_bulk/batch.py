@@ -108,7 +108,6 @@ def auto_chunk_size(total: int | None, concurrency: int) -> int:
 
 
 @dataclass
-@dataclass
 class PreparedRow:
     """A rendered, validated row, ready to send.
 

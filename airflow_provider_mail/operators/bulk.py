@@ -47,7 +47,8 @@ class _BulkSend(BaseOperator):
     :param max_failed_rows: rows that may fail (or end unknown) before the task fails (default 0).
     :param results_path: the JSONL results file (templated).
     :param progress_interval: seconds between progress lines in the log (default 10).
-    :param ledger_chunk_size: rows per ledger chunk (default: 100 to 1,000, about 50 a batch).
+    :param ledger_chunk_size: rows per ledger chunk (default: a fiftieth of the batch, 100 to 1,000
+        rows, and at least 12 per worker).
     :param xcom_ids_limit: above this many accepted rows the XCom holds no ids (the gate reads them from
         XCom pages, ``gate_ids``).
     :param partition: ``(index, count)``: send only rows ``index``, ``index + count``, ... of ``rows``
@@ -225,7 +226,8 @@ class Sender25BulkSendOperator(_BulkSend, Sender25SendEmailOperator):
     :param results_path: the JSONL results file, local or object storage (templated); default
         ``$AIRFLOW_HOME/mail_bulk_results/<dag_id>/<run_id>/<task_id>.jsonl``.
     :param progress_interval: seconds between progress lines in the log (default 10).
-    :param ledger_chunk_size: rows per ledger write (default: 100 to 1,000, about 50 writes a batch).
+    :param ledger_chunk_size: rows per ledger write (default: a fiftieth of the batch, 100 to 1,000
+        rows, and at least 12 per worker).
     :param xcom_ids_limit: above this many accepted rows the XCom holds no ids (the gate reads them from
         XCom pages, ``gate_ids``).
     :param partition: ``(index, count)``: only rows ``index``, ``index + count``, ... (mapped instances
