@@ -414,7 +414,7 @@ def test_airflow_mail_ledger_purge_deletes_the_expired_records(tmp_path):
     from datetime import timedelta
 
     from airflow_provider_mail._compat import AIRFLOW_V_3_0_PLUS
-    from airflow_provider_mail._ledger import MESSAGE_ROW, LedgerKey, SendLedger
+    from airflow_provider_mail._ledger import MESSAGE_ROW, LedgerKey, LedgerRow, SendLedger
     from airflow_provider_mail._ledger.backends import ObjectStorageBackend
 
     if not AIRFLOW_V_3_0_PLUS:
@@ -422,14 +422,16 @@ def test_airflow_mail_ledger_purge_deletes_the_expired_records(tmp_path):
     location = (tmp_path / "ledger").as_uri()
     for run_id, days in (("old", -1), ("fresh", 7)):
         ledger = SendLedger(ObjectStorageBackend(location), LedgerKey("d", "t", run_id), timedelta(days=days))
-        record = ledger.new_record(generation=1)
-        record.rows[MESSAGE_ROW] = {"state": "accepted", "try_number": 1, "result": {"id": 1}}
-        ledger.save(record)
-    assert len(list((tmp_path / "ledger").iterdir())) == 2
+        attempt = ledger.begin(max_tries=1, try_number=1)
+        chunk = attempt.mark([LedgerRow(MESSAGE_ROW, 0, "", "sending", 1)])
+        attempt.settle(chunk, [LedgerRow(MESSAGE_ROW, 0, "", "accepted", 1, {"id": 1})])
+    stored = sorted(path.name for path in (tmp_path / "ledger").iterdir())
+    assert any(".old." in name for name in stored) and any(".fresh." in name for name in stored)
     out = _airflow("mail-ledger", "purge", location)
-    assert f"purged 1 expired send-ledger record(s) from {location}" in out
-    (left,) = (tmp_path / "ledger").iterdir()
-    assert ".fresh." in left.name
+    purged = sum(".old." in name for name in stored)  # the expired ledger's head and chunks
+    assert f"purged {purged} expired send-ledger record(s) from {location}" in out
+    left = sorted(path.name for path in (tmp_path / "ledger").iterdir())
+    assert left == [name for name in stored if ".fresh." in name]
 
 
 def test_airflow_mail_ledger_purge_sends_a_variables_ledger_to_a_task():

@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from glob import glob
 from pathlib import Path
 from typing import Any
@@ -298,6 +298,8 @@ class CeleryStack(AirflowStack):
             root / "control", dags_folder, env={**celery_env, **dict(env)}, pythonpath=pythonpath
         )
         self._commands: dict[str, tuple[list[str], dict[str, str]]] = {}
+        #: inside :meth:`supervised`: the services started again so far
+        self._restarted: list[str] | None = None
         self.timings_extra: dict[str, float] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -378,6 +380,35 @@ class CeleryStack(AirflowStack):
         """Start ``worker-<name>`` again (after :meth:`kill_service`) and wait until it answers."""
         self.start_service(f"worker-{name}")
         self.wait_workers(timeout)
+
+    @contextlib.contextmanager
+    def supervised(self) -> Iterator[list[str]]:
+        """Within the block, a service that exits is started again, as systemd's ``Restart=`` or a
+        Kubernetes pod's restart policy does in production (Airflow's scheduler and a starting
+        triggerer exit when the metadata database goes away, depending on what they were doing).
+        Yields the names restarted; on leaving, waits until the stack is whole and healthy again.
+        """
+        restarted: list[str] = []
+        self._restarted = restarted
+        try:
+            yield restarted
+        finally:
+            self._restarted = None
+        self.check_alive()
+        self._wait_alive("the stack to be healthy again", self._healthy, 120)
+        for name in restarted:
+            if name.startswith("worker-"):
+                self.wait_workers(90)
+
+    def check_alive(self) -> None:
+        """Raise if a service died; inside :meth:`supervised`, start it again instead."""
+        restarted = self._restarted
+        if restarted is not None:
+            for name, proc in list(self._procs.items()):
+                if proc.poll() is not None:
+                    restarted.append(name)
+                    self.start_service(name)
+        super().check_alive()
 
     def restart_triggerer(self, name: str, timeout: float = 90) -> None:
         """Start ``name`` (a triggerer) again and wait until it has registered its job and heartbeats.

@@ -114,9 +114,15 @@ def test_a_postgres_restart_during_a_deferred_wait_is_survived_and_the_gate_fini
     celery_stack: CeleryStack, sender25_service: Sender25Emulator
 ):
     dag_id, run_id, recipient, _ = deferred_gate(celery_stack, sender25_service)
-    celery_stack.postgres.restart()  # every open connection of every service breaks
-    release(sender25_service, recipient)
+    # Airflow's own services may exit when the database goes away (the scheduler does, depending on
+    # what it was doing); in production their supervisor starts them again, and so does the stack here.
+    # What is tested is that the deferred wait, in the triggerer, survives and finishes.
+    with celery_stack.supervised() as restarted:
+        celery_stack.postgres.restart()  # every open connection of every service breaks
+        release(sender25_service, recipient)
+        state = celery_stack.wait_run(dag_id, run_id, timeout=180)
+    print(f"services started again after the Postgres restart: {restarted or 'none'}")
 
-    assert celery_stack.wait_run(dag_id, run_id, timeout=180) == "success"
+    assert state == "success"
     report = celery_stack.xcom(dag_id, run_id, "gate")
     assert [entry["status"] for entry in report["outcomes"].values()] == ["delivered"], report
